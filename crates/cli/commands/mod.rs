@@ -1,0 +1,15 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod generate;
+pub mod ingest;
+pub mod init;
+pub mod maintenance;
+pub mod sql;
+
+/// The async runtime for table I/O and queries: as many workers as cores.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

@@ -1,0 +1,31 @@
+use std::path::Path;
+
+use datafusion::prelude::SessionContext;
+use sendlens_store::Workspace;
+
+use crate::output::{Format, write_batches};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// SQL to run (repeatable; run in order).
+    #[arg(short = 'c', long = "command", required = true, value_name = "SQL")]
+    pub commands: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
+    let ws = Workspace::open(workspace)?;
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let ctx = SessionContext::new();
+        sendlens_metrics::register(&ctx, &ws).await?;
+        let mut out = std::io::stdout().lock();
+        for sql in &args.commands {
+            let batches = ctx.sql(sql).await?.collect().await?;
+            write_batches(&mut out, &batches, args.format)?;
+        }
+        Ok(())
+    })
+}

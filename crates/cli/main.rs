@@ -1,0 +1,71 @@
+//! `sendlens`: campaign analytics for Amazon Pinpoint and SES event exports.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "sendlens",
+    version,
+    about = "Campaign analytics for Amazon Pinpoint and Amazon SES event exports",
+    long_about = "sendlens stores Pinpoint and SES event-stream exports in a Delta Lake table \
+                  and answers campaign questions with SQL (Apache DataFusion)."
+)]
+struct Cli {
+    /// Workspace folder (default: the current directory).
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "SENDLENS_WORKSPACE",
+        value_name = "DIR"
+    )]
+    workspace: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a workspace: configuration and an empty event table.
+    Init(commands::init::Args),
+    /// Read event exports (files or folders, plain or gzip, JSON or Parquet) into the workspace.
+    Ingest(commands::ingest::Args),
+    /// Run SQL over the workspace's tables and print the result.
+    Sql(commands::sql::Args),
+    /// Compact small data files and cluster them by campaign.
+    Optimize(commands::maintenance::OptimizeArgs),
+    /// Delete data files the table no longer references.
+    Vacuum(commands::maintenance::VacuumArgs),
+    /// Write a deterministic synthetic Pinpoint event stream (Firehose layout).
+    Generate(commands::generate::Args),
+    /// Try sendlens on the bundled sample: create a workspace, ingest, show campaigns.
+    Demo(commands::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let workspace = cli.workspace.unwrap_or_else(|| PathBuf::from("."));
+    let result = match cli.command {
+        Command::Init(a) => commands::init::run(&workspace, a),
+        Command::Ingest(a) => commands::ingest::run(&workspace, a),
+        Command::Sql(a) => commands::sql::run(&workspace, a),
+        Command::Optimize(a) => commands::maintenance::optimize(&workspace, a),
+        Command::Vacuum(a) => commands::maintenance::vacuum(&workspace, a),
+        Command::Generate(a) => commands::generate::run(a),
+        Command::Demo(a) => commands::demo::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

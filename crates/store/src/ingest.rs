@@ -1,0 +1,458 @@
+//! Ingest: input files → decoded, de-duplicated, PII-scrubbed events →
+//! Parquet files → one Delta commit.
+//!
+//! Files are decoded in parallel, one file per worker at a time. Each worker
+//! streams chunks of whole records (a few MiB), so memory does not grow with
+//! the input. Every record ends in exactly one of three counts: stored,
+//! duplicate, or rejected (written with its position and reason to the
+//! rejected-records file). Nothing is visible to readers until the single
+//! commit at the end: a killed ingest leaves the table at its last version,
+//! and running it again stores what is missing.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+use datafusion::arrow::record_batch::RecordBatch;
+use deltalake::DeltaTable;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::{Action, Add};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use sendlens_events::batch::Provenance;
+use sendlens_events::hash::record_hash;
+use sendlens_events::source::list_inputs;
+use sendlens_events::split::{Chunk, split_concatenated};
+use sendlens_events::{
+    DecodeOptions, Event, EventBatchBuilder, PiiScrubber, Reject, SourceFormat, SourceItem,
+    decode_record, open_source,
+};
+use serde_json::json;
+use tokio::runtime::Handle;
+
+use crate::dedupe::DedupeIndex;
+use crate::error::{Error, Result};
+use crate::rejects::RejectWriter;
+use crate::table::{self, files_by_date};
+use crate::workspace::Workspace;
+
+/// Rows per batch handed to the Parquet writer.
+const BATCH_ROWS: usize = 32 * 1024;
+/// Bytes a worker buffers before handing a batch to the writer.
+const BATCH_BYTES: usize = 48 << 20;
+/// Data files roll over at this size.
+const TARGET_FILE_BYTES: u64 = 128 << 20;
+
+/// How to run an ingest.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    /// Decoding threads; 0 means one per core.
+    pub threads: usize,
+}
+
+/// Live counters, for a progress display.
+#[derive(Debug, Default)]
+pub struct IngestProgress {
+    pub files_total: AtomicU64,
+    pub files_done: AtomicU64,
+    pub records: AtomicU64,
+    /// Decompressed bytes read.
+    pub bytes: AtomicU64,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, Default)]
+pub struct IngestSummary {
+    pub files: u64,
+    pub records: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub bytes: u64,
+    pub rejected_file: Option<PathBuf>,
+    /// Table version committed, if anything was stored.
+    pub version: Option<i64>,
+    /// Files that ended early (truncated gzip, read errors): what was read
+    /// before the break is counted above.
+    pub warnings: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl IngestSummary {
+    /// Every record is accounted for exactly once.
+    pub fn adds_up(&self) -> bool {
+        self.records == self.stored + self.duplicates + self.rejected
+    }
+}
+
+#[derive(Default)]
+struct WorkerTotals {
+    records: u64,
+    stored: u64,
+    duplicates: u64,
+    bytes: u64,
+    adds: Vec<Add>,
+    warnings: Vec<String>,
+}
+
+struct Shared<'a> {
+    files: &'a [PathBuf],
+    next: AtomicUsize,
+    dedupe: DedupeIndex,
+    rejects: Mutex<RejectWriter>,
+    decode: DecodeOptions,
+    scrubber: PiiScrubber,
+    progress: &'a IngestProgress,
+    table: &'a DeltaTable,
+    rt: &'a Handle,
+}
+
+/// Ingest `paths` (files and folders) into the workspace.
+///
+/// Must be called outside of an async context; `rt` runs the table I/O.
+pub fn ingest(
+    ws: &Workspace,
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    progress: &IngestProgress,
+    rt: &Handle,
+) -> Result<IngestSummary> {
+    let started = Instant::now();
+    let _lock = ws.lock()?;
+    let files = list_inputs(paths).map_err(|e| Error::Other(format!("cannot list inputs: {e}")))?;
+    if files.is_empty() {
+        return Err(Error::Other(format!(
+            "no input files found in {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    progress
+        .files_total
+        .store(files.len() as u64, Ordering::Relaxed);
+
+    let mut table = rt.block_on(ws.open_table())?;
+    let by_date = rt.block_on(files_by_date(&table))?;
+    let ingest_id = ingest_id();
+    let tmp_rejects = ws.tmp_dir()?.join(format!("rejected-{ingest_id}.ndjson"));
+    let shared = Shared {
+        files: &files,
+        next: AtomicUsize::new(0),
+        dedupe: DedupeIndex::new(&ws.table_path(), by_date),
+        rejects: Mutex::new(RejectWriter::new(tmp_rejects)),
+        decode: ws.config().decode_options(),
+        scrubber: ws.pii_scrubber()?,
+        progress,
+        table: &table,
+        rt,
+    };
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    }
+    .min(files.len())
+    .max(1);
+
+    let results: Vec<Result<WorkerTotals>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(|| worker(&shared))).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Other("an ingest worker panicked".into())))
+            })
+            .collect()
+    });
+    let Shared { rejects, .. } = shared;
+    let rejects = rejects
+        .into_inner()
+        .map_err(|_| Error::Other("reject writer poisoned".into()))?;
+
+    let mut summary = IngestSummary {
+        files: files.len() as u64,
+        ..IngestSummary::default()
+    };
+    let mut adds = Vec::new();
+    let mut first_error = None;
+    for r in results {
+        match r {
+            Ok(t) => {
+                summary.records += t.records;
+                summary.stored += t.stored;
+                summary.duplicates += t.duplicates;
+                summary.bytes += t.bytes;
+                summary.warnings.extend(t.warnings);
+                adds.extend(t.adds);
+            }
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        rejects.abandon();
+        return Err(e);
+    }
+    summary.rejected = rejects.count();
+    summary.records += summary.rejected;
+
+    if !adds.is_empty() {
+        let metadata = HashMap::from([(
+            "sendlens.ingest".to_string(),
+            json!({
+                "id": ingest_id,
+                "files": summary.files,
+                "records": summary.records,
+                "stored": summary.stored,
+                "duplicates": summary.duplicates,
+                "rejected": summary.rejected,
+            }),
+        )]);
+        let version = rt.block_on(commit(&mut table, adds, metadata))?;
+        summary.version = Some(version as i64);
+    }
+    let final_path = ws.rejected_dir().join(format!("{ingest_id}.ndjson"));
+    summary.rejected_file = rejects.finish(&final_path)?;
+    summary.warnings.sort();
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+async fn commit(
+    table: &mut DeltaTable,
+    adds: Vec<Add>,
+    app_metadata: HashMap<String, serde_json::Value>,
+) -> Result<u64> {
+    let operation = DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: Some(vec![sendlens_events::schema::EVENT_DATE.to_string()]),
+        predicate: None,
+    };
+    let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+    let snapshot = table.snapshot()?;
+    let finalized = CommitBuilder::default()
+        .with_actions(actions)
+        .with_app_metadata(app_metadata)
+        .build(Some(snapshot), table.log_store(), operation)
+        .await?;
+    Ok(finalized.version() as u64)
+}
+
+/// Sortable, unique enough for one workspace: UTC time and process id.
+fn ingest_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    )
+}
+
+fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
+    let mut totals = WorkerTotals::default();
+    let mut writer = RecordBatchWriter::for_table(shared.table)?
+        .with_writer_properties(table::writer_properties())
+        .with_target_file_size(TARGET_FILE_BYTES);
+    let mut builder = EventBatchBuilder::new();
+    let mut chunk = Chunk::default();
+    loop {
+        let i = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(path) = shared.files.get(i) else {
+            break;
+        };
+        ingest_file(
+            shared,
+            path,
+            &mut chunk,
+            &mut builder,
+            &mut writer,
+            &mut totals,
+        )?;
+        shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    if !builder.is_empty() {
+        write_batch(shared, &mut builder, &mut writer)?;
+    }
+    totals.adds = shared.rt.block_on(writer.flush())?;
+    Ok(totals)
+}
+
+/// A decoded record waiting for de-duplication.
+struct Pending<'a> {
+    event: Event<'a>,
+    text: &'a str,
+    offset: u64,
+    hash: u128,
+}
+
+fn ingest_file(
+    shared: &Shared<'_>,
+    path: &Path,
+    chunk: &mut Chunk,
+    builder: &mut EventBatchBuilder,
+    writer: &mut RecordBatchWriter,
+    totals: &mut WorkerTotals,
+) -> Result<()> {
+    let mut source = open_source(path);
+    let source_name = path.display().to_string();
+    let hint = source.is_parquet.then_some(SourceFormat::FirehoseParquet);
+    let mut keys: Vec<(i32, u128)> = Vec::new();
+    let mut fresh: Vec<bool> = Vec::new();
+    let mut local_rejects: Vec<Reject> = Vec::new();
+    loop {
+        if let SourceItem::End = source.next_chunk(chunk) {
+            break;
+        }
+        let is_parquet = source.is_parquet;
+        totals.bytes += chunk.data.len() as u64;
+        shared
+            .progress
+            .bytes
+            .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
+        for b in chunk.broken.drain(..) {
+            local_rejects.push(Reject::from_broken(&source_name, b, is_parquet));
+        }
+
+        // Decode every record of the chunk; events borrow from the chunk.
+        let mut pending: Vec<Pending<'_>> = Vec::with_capacity(chunk.records.len());
+        let chunk_ref: &Chunk = chunk;
+        let mut chunk_records = 0u64;
+        for span in &chunk_ref.records {
+            let bytes = chunk_ref.record(span);
+            let reject = |reason: String, offset: u64, bytes: &[u8]| Reject {
+                source: source_name.clone(),
+                line: (!is_parquet).then_some(span.line),
+                offset,
+                reason,
+                bytes: bytes.to_vec(),
+                is_row: is_parquet,
+            };
+            chunk_records += 1;
+            let text = match std::str::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    local_rejects.push(reject(
+                        format!(
+                            "not UTF-8 text: invalid byte at position {}",
+                            e.valid_up_to()
+                        ),
+                        span.offset,
+                        bytes,
+                    ));
+                    continue;
+                }
+            };
+            match decode_record(text, hint, &shared.decode) {
+                Ok(event) => {
+                    let hash = record_hash(text.as_bytes(), event.event_id.as_deref());
+                    pending.push(Pending {
+                        event,
+                        text,
+                        offset: span.offset,
+                        hash,
+                    });
+                }
+                Err(e) if e.0.contains("trailing characters") && !is_parquet => {
+                    // Several records on one line, with no separator.
+                    let pieces = split_concatenated(bytes);
+                    chunk_records += pieces.len() as u64 - 1;
+                    for (s, e) in pieces {
+                        let piece = &text[s..e];
+                        let offset = span.offset + s as u64;
+                        match decode_record(piece, hint, &shared.decode) {
+                            Ok(event) => {
+                                let hash = record_hash(piece.as_bytes(), event.event_id.as_deref());
+                                pending.push(Pending {
+                                    event,
+                                    text: piece,
+                                    offset,
+                                    hash,
+                                });
+                            }
+                            Err(err) => local_rejects.push(reject(err.0, offset, piece.as_bytes())),
+                        }
+                    }
+                }
+                Err(e) => local_rejects.push(reject(e.0, span.offset, bytes)),
+            }
+        }
+        totals.records += chunk_records;
+        shared
+            .progress
+            .records
+            .fetch_add(chunk_records, Ordering::Relaxed);
+
+        // De-duplicate the chunk under one lock, then append the new ones.
+        keys.clear();
+        keys.extend(pending.iter().map(|p| (p.event.event_date(), p.hash)));
+        shared.dedupe.check_and_insert(&keys, &mut fresh)?;
+        for (mut p, is_new) in pending.drain(..).zip(fresh.iter().copied()) {
+            if !is_new {
+                totals.duplicates += 1;
+                continue;
+            }
+            let mut raw = Cow::Borrowed(p.text);
+            shared.scrubber.scrub(&mut p.event, &mut raw);
+            builder.append(
+                &p.event,
+                &Provenance {
+                    source_file: &source_name,
+                    source_offset: p.offset,
+                    record_hash: p.hash,
+                    raw: &raw,
+                },
+            );
+            totals.stored += 1;
+            if builder.len() >= BATCH_ROWS || builder.approx_bytes() >= BATCH_BYTES {
+                write_batch(shared, builder, writer)?;
+            }
+        }
+        if !local_rejects.is_empty() {
+            let mut w = shared
+                .rejects
+                .lock()
+                .map_err(|_| Error::Other("reject writer poisoned".into()))?;
+            for r in local_rejects.drain(..) {
+                w.write(&r)?;
+            }
+        }
+    }
+    if let Some(failure) = source.failure() {
+        totals.warnings.push(format!(
+            "{source_name}: input ended early ({failure}); the records before the break were read"
+        ));
+    }
+    Ok(())
+}
+
+/// Sort the buffered rows by (event_date, campaign_id, sent_at) and write.
+fn write_batch(
+    shared: &Shared<'_>,
+    builder: &mut EventBatchBuilder,
+    writer: &mut RecordBatchWriter,
+) -> Result<()> {
+    let batch = builder.finish()?;
+    let batch = sort_for_layout(&batch)?;
+    shared.rt.block_on(writer.write(batch))?;
+    Ok(())
+}
+
+fn sort_for_layout(batch: &RecordBatch) -> Result<RecordBatch> {
+    let col = |name: &str| -> Result<SortColumn> {
+        Ok(SortColumn {
+            values: batch.column(batch.schema().index_of(name)?).clone(),
+            options: None,
+        })
+    };
+    let indices = lexsort_to_indices(
+        &[col("event_date")?, col("campaign_id")?, col("sent_at")?],
+        None,
+    )?;
+    Ok(take_record_batch(batch, &indices)?)
+}

@@ -1,0 +1,25 @@
+//! The sendlens workspace: configuration, the Delta Lake table of events,
+//! ingest (decode → de-duplicate → write → commit), and maintenance.
+//!
+//! A workspace is a folder:
+//!
+//! ```text
+//! sendlens.toml        configuration (time zone, SES tag names, PII policy)
+//! events/              Delta Lake table, partitioned by event_date
+//! rejected/            one NDJSON file per ingest that rejected records
+//! .sendlens/           salt for PII hashing, the ingest lock, scratch files
+//! ```
+
+pub mod config;
+mod dedupe;
+pub mod error;
+pub mod ingest;
+pub mod maintenance;
+pub mod rejects;
+pub mod table;
+pub mod workspace;
+
+pub use config::{Config, PiiConfig, SesConfig};
+pub use error::{Error, Result};
+pub use ingest::{IngestOptions, IngestProgress, IngestSummary, ingest};
+pub use workspace::Workspace;

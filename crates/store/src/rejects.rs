@@ -1,0 +1,96 @@
+//! The rejected-records file: one JSON object per line with the record's
+//! source file, position, the reason, and the record itself.
+//!
+//! ```json
+//! {"source":"in/a.json.gz","line":12,"offset":3456,"reason":"not valid JSON: ...","record":"{..."}
+//! ```
+//!
+//! `record` holds the text when it is UTF-8, else `record_base64` holds the
+//! bytes. The file is written under `.sendlens/tmp` and moved into
+//! `rejected/` only after the ingest has committed, so a killed ingest leaves
+//! no partial file behind.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use sendlens_events::Reject;
+use serde_json::{Map, Value, json};
+
+use crate::error::{IoContext, Result};
+
+pub struct RejectWriter {
+    tmp_path: PathBuf,
+    out: Option<BufWriter<File>>,
+    count: u64,
+}
+
+impl RejectWriter {
+    pub fn new(tmp_path: PathBuf) -> Self {
+        RejectWriter {
+            tmp_path,
+            out: None,
+            count: 0,
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn write(&mut self, r: &Reject) -> Result<()> {
+        if self.out.is_none() {
+            let f = File::create(&self.tmp_path).at(&self.tmp_path)?;
+            self.out = Some(BufWriter::new(f));
+        }
+        let mut obj = Map::new();
+        obj.insert("source".into(), json!(r.source));
+        if let Some(line) = r.line {
+            obj.insert("line".into(), json!(line));
+        }
+        let unit = if r.is_row { "row" } else { "offset" };
+        obj.insert(unit.into(), json!(r.offset));
+        obj.insert("reason".into(), json!(r.reason));
+        match std::str::from_utf8(&r.bytes) {
+            Ok(text) => {
+                obj.insert("record".into(), Value::String(text.to_string()));
+            }
+            Err(_) => {
+                obj.insert(
+                    "record_base64".into(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(&r.bytes)),
+                );
+            }
+        }
+        let out = self.out.as_mut().expect("opened above");
+        serde_json::to_writer(&mut *out, &Value::Object(obj))
+            .map_err(std::io::Error::from)
+            .at(&self.tmp_path)?;
+        out.write_all(b"\n").at(&self.tmp_path)?;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Flush to disk and move into place; returns the final path, if any
+    /// record was rejected.
+    pub fn finish(mut self, final_path: &Path) -> Result<Option<PathBuf>> {
+        let Some(mut out) = self.out.take() else {
+            return Ok(None);
+        };
+        out.flush().at(&self.tmp_path)?;
+        out.get_ref().sync_all().at(&self.tmp_path)?;
+        drop(out);
+        if let Some(dir) = final_path.parent() {
+            std::fs::create_dir_all(dir).at(dir)?;
+        }
+        std::fs::rename(&self.tmp_path, final_path).at(final_path)?;
+        Ok(Some(final_path.to_path_buf()))
+    }
+
+    /// Remove the scratch file (the ingest failed before committing).
+    pub fn abandon(mut self) {
+        self.out.take();
+        let _ = std::fs::remove_file(&self.tmp_path);
+    }
+}

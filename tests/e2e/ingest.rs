@@ -1,0 +1,230 @@
+//! Ingest: the count invariant, de-duplication, idempotence, a killed ingest.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{Ws, aws_fixture, generate, run_ok};
+
+#[test]
+fn generated_stream_counts_add_up_and_match_the_table() {
+    let ws = Ws::new();
+    let input = ws.scratch("in");
+    generate(&input, 20_000, 7);
+    let s = ws.ingest(&[&input]);
+    let records = s["records"].as_u64().unwrap();
+    assert!(records >= 20_000, "{s}");
+    assert!(
+        s["duplicates"].as_u64().unwrap() > 0,
+        "the generator writes duplicates: {s}"
+    );
+    assert!(
+        s["rejected"].as_u64().unwrap() > 0,
+        "the generator writes malformed lines: {s}"
+    );
+    assert_eq!(
+        ws.count("SELECT COUNT(*) FROM events"),
+        s["stored"].as_u64().unwrap()
+    );
+    // No identity is stored twice.
+    assert_eq!(
+        ws.count("SELECT COUNT(DISTINCT record_hash) FROM events"),
+        s["stored"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn reingest_stores_nothing_and_keeps_the_version() {
+    let ws = Ws::new();
+    let input = ws.scratch("in");
+    generate(&input, 3_000, 3);
+    let first = ws.ingest(&[&input]);
+    let version = ws.table_version();
+    let again = ws.ingest(&[&input]);
+    assert_eq!(again["stored"], 0, "{again}");
+    assert_eq!(
+        again["duplicates"],
+        first["stored"].as_u64().unwrap() + first["duplicates"].as_u64().unwrap()
+    );
+    assert_eq!(again["rejected"], first["rejected"]);
+    assert_eq!(ws.table_version(), version, "nothing new, no commit");
+    assert_eq!(
+        ws.count("SELECT COUNT(*) FROM events"),
+        first["stored"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn duplicates_across_ingests_are_stored_once() {
+    let ws = Ws::new();
+    let a = aws_fixture("pinpoint-email-click.json");
+    let b = aws_fixture("pinpoint-sms-success.json");
+    let s1 = ws.ingest(&[&a]);
+    assert_eq!(
+        (s1["stored"].as_u64(), s1["duplicates"].as_u64()),
+        (Some(1), Some(0))
+    );
+    // Both files, one of them already stored, plus a copy of it in another file.
+    let copy = ws.scratch("copy").join("again.json");
+    std::fs::copy(&a, &copy).unwrap();
+    let s2 = ws.ingest(&[&a, &b, &copy]);
+    assert_eq!(s2["records"], 3);
+    assert_eq!(s2["stored"], 1);
+    assert_eq!(s2["duplicates"], 2);
+    assert_eq!(ws.count("SELECT COUNT(*) FROM events"), 2);
+}
+
+#[test]
+fn every_aws_example_is_stored_with_typed_columns() {
+    let ws = Ws::new();
+    let dir = aws_fixture("");
+    let s = ws.ingest(&[&dir]);
+    assert_eq!(s["stored"], 8, "{s}");
+    assert_eq!(s["rejected"], 0, "{s}");
+    let rows = ws.query(
+        "SELECT event_type, channel, source_format FROM events ORDER BY event_type, source_format",
+    );
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}",
+                r["event_type"].as_str().unwrap(),
+                r["channel"].as_str().unwrap(),
+                r["source_format"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            "_SMS.SUCCESS sms pinpoint_json",
+            "_campaign.send push pinpoint_json",
+            "_email.click email pinpoint_json",
+            "_email.click email ses_json",
+            "_email.delivered email ses_json",
+            "_email.hardbounce email ses_json",
+            "_email.open email ses_json",
+            "_email.send email ses_json",
+        ]
+    );
+    // Attributes and the original text are kept.
+    let rows = ws.query(
+        "SELECT attributes['myCustomTag1'] AS tag, raw FROM events WHERE event_type = '_email.send'",
+    );
+    assert_eq!(rows[0]["tag"], "myCustomValue1");
+    assert!(
+        rows[0]["raw"]
+            .as_str()
+            .unwrap()
+            .contains("\"eventType\": \"Send\"")
+    );
+    // Partitioned by the UTC day of occurred_at.
+    assert_eq!(
+        ws.count("SELECT COUNT(*) FROM events WHERE event_date = DATE '2019-08-01'"),
+        1
+    );
+}
+
+#[test]
+fn killed_ingest_leaves_the_last_commit_and_a_rerun_completes() {
+    let ws = Ws::new();
+    let base = ws.scratch("base");
+    std::fs::copy(aws_fixture("ses-send.json"), base.join("send.json")).unwrap();
+    ws.ingest(&[&base]);
+    let version = ws.table_version();
+
+    let input = ws.scratch("big");
+    generate(&input, 150_000, 11);
+    let wsp = ws.path();
+    let mut child = crate::support::bin()
+        .args([
+            "--workspace",
+            wsp.to_str().unwrap(),
+            "ingest",
+            "--quiet",
+            "--threads",
+            "1",
+            input.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has written data files but before it commits.
+    let started = Instant::now();
+    let mut killed_mid_write = false;
+    while started.elapsed() < Duration::from_secs(120) {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if count_data_files(&wsp.join("events")) > 0 {
+            child.kill().unwrap();
+            killed_mid_write = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.wait().unwrap();
+    assert!(
+        killed_mid_write,
+        "the ingest finished before it could be killed; make the input larger"
+    );
+    assert_eq!(
+        ws.table_version(),
+        version,
+        "a killed ingest commits nothing"
+    );
+    assert_eq!(ws.count("SELECT COUNT(*) FROM events"), 1);
+
+    let s = ws.ingest(&[&input]);
+    assert!(s["stored"].as_u64().unwrap() > 100_000, "{s}");
+    assert_eq!(ws.table_version(), version + 1);
+    assert_eq!(
+        ws.count("SELECT COUNT(*) FROM events"),
+        s["stored"].as_u64().unwrap() + 1
+    );
+    // The scratch rejected file of the killed run is not in rejected/.
+    let rejected: Vec<_> = std::fs::read_dir(wsp.join("rejected")).unwrap().collect();
+    assert_eq!(rejected.len(), 1);
+}
+
+/// Data files being written or written (anything in a partition folder).
+fn count_data_files(dir: &std::path::Path) -> usize {
+    let mut n = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() && name.starts_with("event_date=") {
+                n += std::fs::read_dir(&p).map(|d| d.count()).unwrap_or(0);
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn help_on_every_subcommand() {
+    for sub in [
+        "init", "ingest", "sql", "optimize", "vacuum", "generate", "demo",
+    ] {
+        let out = run_ok(&[sub, "--help"]);
+        assert!(out.contains("Usage: sendlens"), "{sub}: {out}");
+    }
+}
+
+#[test]
+fn a_folder_that_is_not_a_workspace_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::support::bin()
+        .args([
+            "--workspace",
+            dir.path().to_str().unwrap(),
+            "sql",
+            "-c",
+            "SELECT 1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("sendlens init"), "{err}");
+}

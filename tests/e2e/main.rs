@@ -1,0 +1,9 @@
+//! End-to-end tests: drive the `sendlens` binary the way users do.
+
+mod support;
+
+mod ingest;
+mod maintenance;
+mod malformed;
+mod parquet_input;
+mod pii;

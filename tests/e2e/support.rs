@@ -1,0 +1,175 @@
+//! Helpers shared by the end-to-end tests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sendlens"))
+}
+
+/// Run sendlens with `args`; panics with its output unless it succeeds.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = bin().args(args).output().expect("sendlens runs");
+    assert_success(&out, args);
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+pub fn assert_success(out: &Output, args: &[&str]) {
+    assert!(
+        out.status.success(),
+        "sendlens {args:?} failed ({})\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh workspace in a temp folder.
+pub struct Ws {
+    pub dir: tempfile::TempDir,
+}
+
+impl Ws {
+    pub fn new() -> Ws {
+        Ws::with_init_args(&[])
+    }
+
+    pub fn with_init_args(extra: &[&str]) -> Ws {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        let mut args = vec!["init", ws.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        run_ok(&args);
+        Ws { dir }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+
+    /// Ingest and return the machine-readable summary.
+    pub fn ingest(&self, paths: &[&Path]) -> Value {
+        let ws = self.path();
+        let mut args = vec!["--workspace", ws.to_str().unwrap(), "ingest", "--json"];
+        for p in paths {
+            args.push(p.to_str().unwrap());
+        }
+        let out = run_ok(&args);
+        let summary: Value = serde_json::from_str(out.trim()).expect("JSON summary");
+        assert_eq!(
+            summary["records"].as_u64().unwrap(),
+            summary["stored"].as_u64().unwrap()
+                + summary["duplicates"].as_u64().unwrap()
+                + summary["rejected"].as_u64().unwrap(),
+            "counts add up: {summary}"
+        );
+        summary
+    }
+
+    /// Rows of a query, as JSON objects.
+    pub fn query(&self, sql: &str) -> Vec<Value> {
+        let ws = self.path();
+        let out = run_ok(&[
+            "--workspace",
+            ws.to_str().unwrap(),
+            "sql",
+            "--format",
+            "ndjson",
+            "-c",
+            sql,
+        ]);
+        out.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("ndjson row"))
+            .collect()
+    }
+
+    /// A single number from a query's first row and column.
+    pub fn count(&self, sql: &str) -> u64 {
+        let rows = self.query(sql);
+        let row = rows.first().expect("one row");
+        row.as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()
+            .as_u64()
+            .expect("a number")
+    }
+
+    pub fn table_version(&self) -> u64 {
+        let log = self.path().join("events/_delta_log");
+        std::fs::read_dir(log)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".json")?.parse::<u64>().ok()
+            })
+            .max()
+            .unwrap()
+    }
+}
+
+/// Generate a synthetic stream into `dir`.
+pub fn generate(dir: &Path, events: u64, seed: u64) -> Value {
+    let out = run_ok(&[
+        "generate",
+        "--out",
+        dir.to_str().unwrap(),
+        "--events",
+        &events.to_string(),
+        "--seed",
+        &seed.to_string(),
+        "--days",
+        "5",
+        "--records-per-file",
+        "2000",
+    ]);
+    serde_json::json!({ "text": out })
+}
+
+pub fn write_file(path: &Path, bytes: &[u8]) {
+    if let Some(p) = path.parent() {
+        std::fs::create_dir_all(p).unwrap();
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// The AWS documentation examples in ../shared.
+pub fn aws_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/aws-examples")
+        .join(name)
+}
+
+/// Every line of every rejected-records file of the workspace.
+pub fn rejected_lines(ws: &Ws) -> Vec<Value> {
+    let mut out = Vec::new();
+    let dir = ws.path().join("rejected");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            out.push(serde_json::from_str(line).unwrap());
+        }
+    }
+    out
+}
