@@ -110,7 +110,7 @@ fn every_aws_example_is_stored_with_typed_columns() {
     let rows = ws.query(
         "SELECT attributes['myCustomTag1'] AS tag, raw FROM events WHERE event_type = '_email.send'",
     );
-    assert_eq!(rows[0]["tag"], "myCustomValue1");
+    assert_eq!(rows[0]["tag"], "myCustomTagValue1");
     assert!(
         rows[0]["raw"]
             .as_str()

@@ -33,13 +33,15 @@ enum Col {
     I64(Int64Builder),
     F64(Float64Builder),
     Bin(BinaryBuilder),
-    Map {
-        keys: StringBuilder,
-        text_values: StringBuilder,
-        num_values: Float64Builder,
-        offsets: Vec<i32>,
-        numeric: bool,
-    },
+    Map(Box<MapCol>),
+}
+
+struct MapCol {
+    keys: StringBuilder,
+    text_values: StringBuilder,
+    num_values: Float64Builder,
+    offsets: Vec<i32>,
+    numeric: bool,
 }
 
 /// Accumulates events column by column, in the order of [`COLUMNS`].
@@ -74,13 +76,13 @@ impl EventBatchBuilder {
                 DataType::Int64 => Col::I64(Int64Builder::new()),
                 DataType::Float64 => Col::F64(Float64Builder::new()),
                 DataType::Binary => Col::Bin(BinaryBuilder::new()),
-                DataType::Map(_, _) => Col::Map {
+                DataType::Map(_, _) => Col::Map(Box::new(MapCol {
                     keys: StringBuilder::new(),
                     text_values: StringBuilder::new(),
                     num_values: Float64Builder::new(),
                     offsets: vec![0],
                     numeric: f.name() == "metrics",
-                },
+                })),
                 _ => Col::Text(StringBuilder::new()),
             })
             .collect();
@@ -171,33 +173,21 @@ impl EventBatchBuilder {
         if let Col::Bin(b) = &mut self.cols[36] {
             b.append_value(p.record_hash.to_be_bytes());
         }
-        if let Col::Map {
-            keys,
-            text_values,
-            offsets,
-            ..
-        } = &mut self.cols[37]
-        {
+        if let Col::Map(m) = &mut self.cols[37] {
             for (k, v) in &e.attributes {
-                keys.append_value(k);
-                text_values.append_value(v);
+                m.keys.append_value(k);
+                m.text_values.append_value(v);
                 self.bytes += k.len() + v.len() + 8;
             }
-            offsets.push(keys.len() as i32);
+            m.offsets.push(m.keys.len() as i32);
         }
-        if let Col::Map {
-            keys,
-            num_values,
-            offsets,
-            ..
-        } = &mut self.cols[38]
-        {
+        if let Col::Map(m) = &mut self.cols[38] {
             for (k, v) in &e.metrics {
-                keys.append_value(k);
-                num_values.append_value(*v);
+                m.keys.append_value(k);
+                m.num_values.append_value(*v);
                 self.bytes += k.len() + 12;
             }
-            offsets.push(keys.len() as i32);
+            m.offsets.push(m.keys.len() as i32);
         }
         self.text(39, Some(p.raw));
         self.bytes += 64;
@@ -217,13 +207,14 @@ impl EventBatchBuilder {
                 Col::I64(b) => Arc::new(b.finish()),
                 Col::F64(b) => Arc::new(b.finish()),
                 Col::Bin(b) => Arc::new(b.finish()),
-                Col::Map {
-                    keys,
-                    text_values,
-                    num_values,
-                    offsets,
-                    numeric,
-                } => {
+                Col::Map(m) => {
+                    let MapCol {
+                        keys,
+                        text_values,
+                        num_values,
+                        offsets,
+                        numeric,
+                    } = m.as_mut();
                     let DataType::Map(entries_field, sorted) = field.data_type() else {
                         unreachable!("map column")
                     };

@@ -133,7 +133,7 @@ fn ses_send() {
             Some("EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000")
         );
         assert_eq!(e.endpoint_id.as_deref(), Some("recipient@example.com"));
-        assert_eq!(e.attribute("myCustomTag1"), Some("myCustomValue1"));
+        assert_eq!(e.attribute("myCustomTag1"), Some("myCustomTagValue1"));
         assert_eq!(e.campaign_id, None);
     });
 }

@@ -55,8 +55,10 @@ static PII: LazyLock<Regex> = LazyLock::new(|| {
         r"|\+[1-9][0-9]{6,14}\b",
         // IPv4
         r"|\b(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}\b",
-        // IPv6 (full and compressed forms with at least three groups)
-        r"|\b(?:[0-9A-Fa-f]{1,4}:){2,7}(?::|[0-9A-Fa-f]{1,4})\b",
+        // IPv6: eight groups, or a compressed form with "::" (never a
+        // clock time such as 23:12:54, which has neither)
+        r"|\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b",
+        r"|\b(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,5}\b)?",
     ))
     .expect("valid PII pattern")
 });
@@ -115,14 +117,10 @@ impl PiiScrubber {
     }
 
     fn scrub_in_place(&self, v: &mut Option<Cow<'_, str>>) {
-        if let Some(s) = v.as_deref() {
-            if let Cow::Owned(new) = self.scrub_text(s) {
-                *v = if new.is_empty() {
-                    None
-                } else {
-                    Some(Cow::Owned(new))
-                };
-            }
+        if let Some(s) = v.as_deref()
+            && let Cow::Owned(new) = self.scrub_text(s)
+        {
+            *v = (!new.is_empty()).then_some(Cow::Owned(new));
         }
     }
 

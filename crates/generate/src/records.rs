@@ -218,7 +218,7 @@ impl World {
             id,
             treatments,
             runs: 1,
-            subject: *self.rng.pick(SUBJECTS),
+            subject: self.rng.pick::<&str>(SUBJECTS),
             links,
             push_type: if self.rng.chance(0.5) { "GCM" } else { "APNS" },
         };

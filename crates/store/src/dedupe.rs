@@ -1,6 +1,7 @@
 //! De-duplication state: the 128-bit identities of stored records, by event
 //! date, loaded lazily from the table for the dates an ingest touches.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
@@ -57,11 +58,10 @@ impl DedupeIndex {
         fresh.clear();
         let mut dates = self.dates.lock().map_err(|_| poisoned())?;
         for &(date, id) in items {
-            if !dates.contains_key(&date) {
-                let loaded = self.load(date)?;
-                dates.insert(date, loaded);
-            }
-            let set = dates.get_mut(&date).expect("inserted above");
+            let set = match dates.entry(date) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.load(date)?),
+            };
             fresh.push(set.insert(id));
         }
         Ok(())

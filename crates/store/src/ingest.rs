@@ -201,7 +201,6 @@ pub fn ingest(
         return Err(e);
     }
     summary.rejected = rejects.count();
-    summary.records += summary.rejected;
 
     if !adds.is_empty() {
         let metadata = HashMap::from([(
@@ -315,6 +314,7 @@ fn ingest_file(
             .progress
             .bytes
             .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
+        totals.records += chunk.broken.len() as u64;
         for b in chunk.broken.drain(..) {
             local_rejects.push(Reject::from_broken(&source_name, b, is_parquet));
         }
