@@ -113,7 +113,7 @@ def main():
     d_secs, d_rss, d_out = run_measured([sys.executable, "-c",
                                          "import duckdb,sys; c=duckdb.connect(); "
                                          "r=[c.sql(s) for s in sys.argv[1].split(';') if s.strip()]; "
-                                         "print(r[-1].fetchone()[0])", sql])
+                                         "print(r[-1].fetchall()[0][0])", sql])
     d_rows = int(d_out.strip().splitlines()[-1])
 
     records = summary["records"]

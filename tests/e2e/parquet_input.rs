@@ -5,22 +5,9 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
 use datafusion::arrow::json::ReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
+use sendlens_events::schema::map_type as map;
 
 use crate::support::{Ws, rejected_lines};
-
-fn map(value: DataType) -> DataType {
-    DataType::Map(
-        Arc::new(Field::new(
-            "key_value",
-            DataType::Struct(Fields::from(vec![
-                Field::new("key", DataType::Utf8, false),
-                Field::new("value", value, true),
-            ])),
-            false,
-        )),
-        false,
-    )
-}
 
 fn strukt(fields: Vec<Field>) -> DataType {
     DataType::Struct(Fields::from(fields))

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, BinaryBuilder, Date32Builder, Float64Builder, Int32Builder,
+    Array, ArrayBuilder, ArrayRef, BinaryBuilder, Date32Builder, Float64Builder, Int32Builder,
     Int64Builder, MapArray, StringBuilder, StructArray, TimestampMicrosecondBuilder,
 };
 use datafusion::arrow::buffer::OffsetBuffer;
@@ -202,7 +202,13 @@ impl EventBatchBuilder {
             let array: ArrayRef = match col {
                 Col::Date(b) => Arc::new(b.finish()),
                 Col::Ts(b) => Arc::new(b.finish()),
-                Col::Text(b) => Arc::new(b.finish()),
+                Col::Text(b) => {
+                    let array = Arc::new(b.finish());
+                    // Start the next batch with room for one like this one, so the
+                    // large text columns are not grown (and copied) step by step.
+                    *b = StringBuilder::with_capacity(array.len(), array.value_data().len());
+                    array
+                }
                 Col::I32(b) => Arc::new(b.finish()),
                 Col::I64(b) => Arc::new(b.finish()),
                 Col::F64(b) => Arc::new(b.finish()),

@@ -99,7 +99,13 @@ impl<R: Read> RecordSplitter<R> {
         if self.eof && self.carry.is_empty() {
             return false;
         }
-        std::mem::swap(&mut chunk.data, &mut self.carry);
+        // Reuse the chunk's buffer: growing a fresh one per chunk would copy
+        // and fault in every page again.
+        chunk
+            .data
+            .reserve(CHUNK_BYTES + (1 << 20) + self.carry.len());
+        chunk.data.extend_from_slice(&self.carry);
+        self.carry.clear();
         // Read until the chunk is big enough or the input ends. An unfinished
         // record carried over always gets more bytes, so it either ends or
         // grows past the size limit.

@@ -52,19 +52,14 @@ impl DedupeIndex {
         }
     }
 
-    /// Mark each (date, identity) as seen; `fresh[i]` says whether item i was
-    /// new. One lock per call, so callers pass whole chunks.
-    pub fn check_and_insert(&self, items: &[(i32, u128)], fresh: &mut Vec<bool>) -> Result<()> {
-        fresh.clear();
+    /// Mark (date, identity) as seen; true when it was not seen before.
+    pub fn insert(&self, date: i32, id: u128) -> Result<bool> {
         let mut dates = self.dates.lock().map_err(|_| poisoned())?;
-        for &(date, id) in items {
-            let set = match dates.entry(date) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(self.load(date)?),
-            };
-            fresh.push(set.insert(id));
-        }
-        Ok(())
+        let set = match dates.entry(date) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(self.load(date)?),
+        };
+        Ok(set.insert(id))
     }
 
     /// Identities already stored for one date.

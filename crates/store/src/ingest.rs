@@ -10,21 +10,25 @@
 //! and running it again stores what is missing.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use datafusion::arrow::array::{Array, Date32Array};
 use datafusion::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 use datafusion::arrow::record_batch::RecordBatch;
+use delta_kernel::expressions::Scalar;
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, Add};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+use indexmap::IndexMap;
 use sendlens_events::batch::Provenance;
 use sendlens_events::hash::record_hash;
+use sendlens_events::schema::EVENT_DATE;
 use sendlens_events::source::list_inputs;
 use sendlens_events::split::{Chunk, split_concatenated};
 use sendlens_events::{
@@ -255,54 +259,133 @@ fn ingest_id() -> String {
 
 fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
     let mut totals = WorkerTotals::default();
-    let mut writer = RecordBatchWriter::for_table(shared.table)?
+    let writer = RecordBatchWriter::for_table(shared.table)?
         .with_writer_properties(table::writer_properties())
         .with_target_file_size(TARGET_FILE_BYTES);
-    let mut builder = EventBatchBuilder::new();
+    let mut sink = Sink {
+        writer,
+        builder: EventBatchBuilder::new(),
+        open_dates: BTreeSet::new(),
+        adds: Vec::new(),
+    };
     let mut chunk = Chunk::default();
     loop {
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
         let Some(path) = shared.files.get(i) else {
             break;
         };
-        ingest_file(
-            shared,
-            path,
-            &mut chunk,
-            &mut builder,
-            &mut writer,
-            &mut totals,
-        )?;
+        ingest_file(shared, path, &mut chunk, &mut sink, &mut totals)?;
         shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
-    if !builder.is_empty() {
-        write_batch(shared, &mut builder, &mut writer)?;
-    }
-    totals.adds = shared.rt.block_on(writer.flush())?;
+    sink.write_batch(shared)?;
+    sink.finish_files(shared)?;
+    totals.adds = sink.adds;
     Ok(totals)
 }
 
-/// A decoded record waiting for de-duplication.
-struct Pending<'a> {
-    event: Event<'a>,
+/// A worker's way to the table: buffered rows, the Parquet writer, and the
+/// files it has finished (committed by the caller, all at once).
+struct Sink {
+    writer: RecordBatchWriter,
+    builder: EventBatchBuilder,
+    /// Partitions with a file open in the writer.
+    open_dates: BTreeSet<i32>,
+    adds: Vec<Add>,
+}
+
+/// Each open partition file holds a row group in memory; finishing the files
+/// once more than this many are open keeps memory flat however many days
+/// the input spans. Exports arrive in time order, so this rarely splits a day.
+const MAX_OPEN_PARTITIONS: usize = 3;
+
+impl Sink {
+    /// Sort the buffered rows by (event_date, campaign_id, sent_at) and hand
+    /// each date's rows to the writer as a zero-copy slice.
+    fn write_batch(&mut self, shared: &Shared<'_>) -> Result<()> {
+        if self.builder.is_empty() {
+            return Ok(());
+        }
+        let batch = sort_for_layout(&self.builder.finish()?)?;
+        let dates = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Date32Array>()
+            .ok_or_else(|| Error::Other("event_date is not a date column".into()))?
+            .clone();
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let date = dates.value(start);
+            let mut end = start + 1;
+            while end < batch.num_rows() && dates.value(end) == date {
+                end += 1;
+            }
+            if !self.open_dates.contains(&date) && self.open_dates.len() >= MAX_OPEN_PARTITIONS {
+                self.finish_files(shared)?;
+            }
+            self.open_dates.insert(date);
+            let partition = IndexMap::from([(EVENT_DATE.to_string(), Scalar::Date(date))]);
+            shared.rt.block_on(self.writer.write_partition(
+                batch.slice(start, end - start),
+                &partition,
+                WriteMode::Default,
+            ))?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    /// Close every open file; their Add actions wait for the commit.
+    fn finish_files(&mut self, shared: &Shared<'_>) -> Result<()> {
+        self.adds.extend(shared.rt.block_on(self.writer.flush())?);
+        self.open_dates.clear();
+        Ok(())
+    }
+}
+
+/// Store one decoded record unless it is a duplicate.
+#[allow(clippy::too_many_arguments)]
+fn accept<'a>(
+    shared: &Shared<'_>,
+    sink: &mut Sink,
+    totals: &mut WorkerTotals,
+    source_name: &str,
+    mut event: Event<'a>,
     text: &'a str,
     offset: u64,
-    hash: u128,
+) -> Result<()> {
+    let hash = record_hash(text.as_bytes(), event.event_id.as_deref());
+    if !shared.dedupe.insert(event.event_date(), hash)? {
+        totals.duplicates += 1;
+        return Ok(());
+    }
+    let mut raw = Cow::Borrowed(text);
+    shared.scrubber.scrub(&mut event, &mut raw);
+    sink.builder.append(
+        &event,
+        &Provenance {
+            source_file: source_name,
+            source_offset: offset,
+            record_hash: hash,
+            raw: &raw,
+        },
+    );
+    totals.stored += 1;
+    if sink.builder.len() >= BATCH_ROWS || sink.builder.approx_bytes() >= BATCH_BYTES {
+        sink.write_batch(shared)?;
+    }
+    Ok(())
 }
 
 fn ingest_file(
     shared: &Shared<'_>,
     path: &Path,
     chunk: &mut Chunk,
-    builder: &mut EventBatchBuilder,
-    writer: &mut RecordBatchWriter,
+    sink: &mut Sink,
     totals: &mut WorkerTotals,
 ) -> Result<()> {
     let mut source = open_source(path);
     let source_name = path.display().to_string();
     let hint = source.is_parquet.then_some(SourceFormat::FirehoseParquet);
-    let mut keys: Vec<(i32, u128)> = Vec::new();
-    let mut fresh: Vec<bool> = Vec::new();
     let mut local_rejects: Vec<Reject> = Vec::new();
     loop {
         if let SourceItem::End = source.next_chunk(chunk) {
@@ -320,7 +403,6 @@ fn ingest_file(
         }
 
         // Decode every record of the chunk; events borrow from the chunk.
-        let mut pending: Vec<Pending<'_>> = Vec::with_capacity(chunk.records.len());
         let chunk_ref: &Chunk = chunk;
         let mut chunk_records = 0u64;
         for span in &chunk_ref.records {
@@ -349,15 +431,7 @@ fn ingest_file(
                 }
             };
             match decode_record(text, hint, &shared.decode) {
-                Ok(event) => {
-                    let hash = record_hash(text.as_bytes(), event.event_id.as_deref());
-                    pending.push(Pending {
-                        event,
-                        text,
-                        offset: span.offset,
-                        hash,
-                    });
-                }
+                Ok(event) => accept(shared, sink, totals, &source_name, event, text, span.offset)?,
                 Err(e) if e.0.contains("trailing characters") && !is_parquet => {
                     // Several records on one line, with no separator.
                     let pieces = split_concatenated(bytes);
@@ -367,13 +441,7 @@ fn ingest_file(
                         let offset = span.offset + s as u64;
                         match decode_record(piece, hint, &shared.decode) {
                             Ok(event) => {
-                                let hash = record_hash(piece.as_bytes(), event.event_id.as_deref());
-                                pending.push(Pending {
-                                    event,
-                                    text: piece,
-                                    offset,
-                                    hash,
-                                });
+                                accept(shared, sink, totals, &source_name, event, piece, offset)?
                             }
                             Err(err) => local_rejects.push(reject(err.0, offset, piece.as_bytes())),
                         }
@@ -388,31 +456,6 @@ fn ingest_file(
             .records
             .fetch_add(chunk_records, Ordering::Relaxed);
 
-        // De-duplicate the chunk under one lock, then append the new ones.
-        keys.clear();
-        keys.extend(pending.iter().map(|p| (p.event.event_date(), p.hash)));
-        shared.dedupe.check_and_insert(&keys, &mut fresh)?;
-        for (mut p, is_new) in pending.drain(..).zip(fresh.iter().copied()) {
-            if !is_new {
-                totals.duplicates += 1;
-                continue;
-            }
-            let mut raw = Cow::Borrowed(p.text);
-            shared.scrubber.scrub(&mut p.event, &mut raw);
-            builder.append(
-                &p.event,
-                &Provenance {
-                    source_file: &source_name,
-                    source_offset: p.offset,
-                    record_hash: p.hash,
-                    raw: &raw,
-                },
-            );
-            totals.stored += 1;
-            if builder.len() >= BATCH_ROWS || builder.approx_bytes() >= BATCH_BYTES {
-                write_batch(shared, builder, writer)?;
-            }
-        }
         if !local_rejects.is_empty() {
             let mut w = shared
                 .rejects
@@ -428,18 +471,6 @@ fn ingest_file(
             "{source_name}: input ended early ({failure}); the records before the break were read"
         ));
     }
-    Ok(())
-}
-
-/// Sort the buffered rows by (event_date, campaign_id, sent_at) and write.
-fn write_batch(
-    shared: &Shared<'_>,
-    builder: &mut EventBatchBuilder,
-    writer: &mut RecordBatchWriter,
-) -> Result<()> {
-    let batch = builder.finish()?;
-    let batch = sort_for_layout(&batch)?;
-    shared.rt.block_on(writer.write(batch))?;
     Ok(())
 }
 

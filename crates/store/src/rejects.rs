@@ -16,9 +16,26 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use sendlens_events::Reject;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
 use crate::error::{IoContext, Result};
+
+/// One line of the file, fields in reading order.
+#[derive(Serialize)]
+struct RejectLine<'a> {
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    row: Option<u64>,
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record_base64: Option<String>,
+}
 
 pub struct RejectWriter {
     tmp_path: PathBuf,
@@ -44,27 +61,21 @@ impl RejectWriter {
             let f = File::create(&self.tmp_path).at(&self.tmp_path)?;
             self.out = Some(BufWriter::new(f));
         }
-        let mut obj = Map::new();
-        obj.insert("source".into(), json!(r.source));
-        if let Some(line) = r.line {
-            obj.insert("line".into(), json!(line));
-        }
-        let unit = if r.is_row { "row" } else { "offset" };
-        obj.insert(unit.into(), json!(r.offset));
-        obj.insert("reason".into(), json!(r.reason));
-        match std::str::from_utf8(&r.bytes) {
-            Ok(text) => {
-                obj.insert("record".into(), Value::String(text.to_string()));
-            }
-            Err(_) => {
-                obj.insert(
-                    "record_base64".into(),
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(&r.bytes)),
-                );
-            }
-        }
+        let text = std::str::from_utf8(&r.bytes).ok();
+        let line = RejectLine {
+            source: &r.source,
+            line: r.line,
+            offset: (!r.is_row).then_some(r.offset),
+            row: r.is_row.then_some(r.offset),
+            reason: &r.reason,
+            record: text,
+            record_base64: match text {
+                Some(_) => None,
+                None => Some(base64::engine::general_purpose::STANDARD.encode(&r.bytes)),
+            },
+        };
         let out = self.out.as_mut().expect("opened above");
-        serde_json::to_writer(&mut *out, &Value::Object(obj))
+        serde_json::to_writer(&mut *out, &line)
             .map_err(std::io::Error::from)
             .at(&self.tmp_path)?;
         out.write_all(b"\n").at(&self.tmp_path)?;

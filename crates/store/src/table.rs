@@ -82,6 +82,8 @@ pub fn writer_properties() -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(64 << 20))
         .set_statistics_enabled(EnabledStatistics::Page)
+        // Small pages: the page index then skips the other campaigns' rows.
+        .set_data_page_row_count_limit(4096)
         .set_sorting_columns(Some(vec![
             // Leaf positions in the data files, which hold no partition column.
             sorted_by(column_index("campaign_id") - 1),
