@@ -89,9 +89,14 @@ pub fn writer_properties() -> WriterProperties {
             sorted_by(column_index("campaign_id") - 1),
             sorted_by(column_index("sent_at") - 1),
         ]))
-        // Unique per row: a dictionary would only cost time.
+        // Unique or nearly unique per row: a dictionary would only cost time.
         .set_column_dictionary_enabled(col("raw"), false)
         .set_column_dictionary_enabled(col("record_hash"), false)
+        .set_column_dictionary_enabled(col("message_key"), false)
+        .set_column_dictionary_enabled(col("message_id"), false)
+        .set_column_dictionary_enabled(col("occurred_at"), false)
+        .set_column_dictionary_enabled(col("sent_at"), false)
+        .set_column_dictionary_enabled(col("source_offset"), false)
         .set_column_compression(col("record_hash"), Compression::UNCOMPRESSED)
         .set_column_statistics_enabled(col("raw"), EnabledStatistics::None)
         .set_column_statistics_enabled(col("record_hash"), EnabledStatistics::None)
