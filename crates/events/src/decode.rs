@@ -32,6 +32,16 @@ impl Default for DecodeOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError(pub String);
 
+impl DecodeError {
+    /// A whole JSON value followed by more data: several records written
+    /// back to back on one line, to be split and decoded one by one.
+    pub fn is_trailing_data(&self) -> bool {
+        self.0.starts_with(TRAILING)
+    }
+}
+
+const TRAILING: &str = "more than one JSON value";
+
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -47,13 +57,17 @@ pub fn decode_record<'a>(
     opts: &DecodeOptions,
 ) -> Result<Event<'a>, DecodeError> {
     let wire: WireRecord<'a> = serde_json::from_str(text).map_err(|e| {
-        DecodeError(if e.is_eof() {
-            format!("truncated JSON record: {e}")
-        } else if e.is_syntax() {
-            format!("not valid JSON: {e}")
-        } else {
-            format!("unexpected field value: {e}")
-        })
+        DecodeError(
+            if e.is_syntax() && e.to_string().starts_with("trailing characters") {
+                format!("{TRAILING}: {e}")
+            } else if e.is_eof() {
+                format!("truncated JSON record: {e}")
+            } else if e.is_syntax() {
+                format!("not valid JSON: {e}")
+            } else {
+                format!("unexpected field value: {e}")
+            },
+        )
     })?;
     let mut event = if wire.event_type.is_some() {
         pinpoint::to_event(wire)?

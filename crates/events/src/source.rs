@@ -25,15 +25,28 @@ pub struct Reject {
 }
 
 impl Reject {
-    pub fn from_broken(source: &str, b: Broken, is_parquet: bool) -> Self {
+    /// A rejected record at `offset` (a row number for Parquet, where lines
+    /// mean nothing) on `line`.
+    pub fn at(
+        source: &str,
+        is_parquet: bool,
+        line: u64,
+        offset: u64,
+        reason: String,
+        bytes: Vec<u8>,
+    ) -> Self {
         Reject {
             source: source.to_string(),
-            line: (!is_parquet && b.line > 0).then_some(b.line),
-            offset: b.offset,
-            reason: b.reason,
-            bytes: b.bytes,
+            line: (!is_parquet && line > 0).then_some(line),
+            offset,
+            reason,
+            bytes,
             is_row: is_parquet,
         }
+    }
+
+    pub fn from_broken(source: &str, b: Broken, is_parquet: bool) -> Self {
+        Reject::at(source, is_parquet, b.line, b.offset, b.reason, b.bytes)
     }
 }
 

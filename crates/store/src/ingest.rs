@@ -403,17 +403,19 @@ fn ingest_file(
         }
 
         // Decode every record of the chunk; events borrow from the chunk.
-        let chunk_ref: &Chunk = chunk;
+        let chunk: &Chunk = chunk;
         let mut chunk_records = 0u64;
-        for span in &chunk_ref.records {
-            let bytes = chunk_ref.record(span);
-            let reject = |reason: String, offset: u64, bytes: &[u8]| Reject {
-                source: source_name.clone(),
-                line: (!is_parquet).then_some(span.line),
-                offset,
-                reason,
-                bytes: bytes.to_vec(),
-                is_row: is_parquet,
+        for span in &chunk.records {
+            let bytes = chunk.record(span);
+            let reject = |reason: String, offset: u64, bytes: &[u8]| {
+                Reject::at(
+                    &source_name,
+                    is_parquet,
+                    span.line,
+                    offset,
+                    reason,
+                    bytes.to_vec(),
+                )
             };
             chunk_records += 1;
             let text = match std::str::from_utf8(bytes) {
@@ -432,7 +434,7 @@ fn ingest_file(
             };
             match decode_record(text, hint, &shared.decode) {
                 Ok(event) => accept(shared, sink, totals, &source_name, event, text, span.offset)?,
-                Err(e) if e.0.contains("trailing characters") && !is_parquet => {
+                Err(e) if e.is_trailing_data() && !is_parquet => {
                     // Several records on one line, with no separator.
                     let pieces = split_concatenated(bytes);
                     chunk_records += pieces.len() as u64 - 1;
