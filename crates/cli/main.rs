@@ -39,6 +39,12 @@ enum Command {
     Ingest(commands::ingest::Args),
     /// Run SQL over the workspace's tables and print the result.
     Sql(commands::sql::Args),
+    /// Print the campaign page: delivery counts, rates, deliveries per day, runs.
+    Metrics(commands::metrics::Args),
+    /// List campaigns with their headline numbers.
+    Campaigns(commands::campaigns::Args),
+    /// List the functions, table functions, views and metrics, or show one in full.
+    Functions(commands::functions::Args),
     /// Compact small data files and cluster them by campaign.
     Optimize(commands::maintenance::OptimizeArgs),
     /// Delete data files the table no longer references.
@@ -56,6 +62,9 @@ fn main() -> ExitCode {
         Command::Init(a) => commands::init::run(&workspace, a),
         Command::Ingest(a) => commands::ingest::run(&workspace, a),
         Command::Sql(a) => commands::sql::run(&workspace, a),
+        Command::Metrics(a) => commands::metrics::run(&workspace, a),
+        Command::Campaigns(a) => commands::campaigns::run(&workspace, a),
+        Command::Functions(a) => commands::functions::run(a),
         Command::Optimize(a) => commands::maintenance::optimize(&workspace, a),
         Command::Vacuum(a) => commands::maintenance::vacuum(&workspace, a),
         Command::Generate(a) => commands::generate::run(a),

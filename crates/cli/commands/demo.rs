@@ -1,6 +1,5 @@
 use std::path::PathBuf;
 
-use datafusion::prelude::SessionContext;
 use sendlens_store::{Config, IngestOptions, IngestProgress, Workspace, ingest};
 
 use crate::output::{Format, write_batches};
@@ -52,8 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!();
     println!("Campaigns in the sample (top 10 by endpoints targeted):");
     rt.block_on(async {
-        let ctx = SessionContext::new();
-        sendlens_metrics::register(&ctx, &ws).await?;
+        let ctx = sendlens_metrics::open_session(&ws).await?;
         let batches = ctx.sql(OVERVIEW).await?.collect().await?;
         write_batches(&mut std::io::stdout().lock(), &batches, Format::Table)?;
         anyhow::Ok(())

@@ -1,10 +1,13 @@
 //! One module per subcommand.
 
+pub mod campaigns;
 pub mod demo;
+pub mod functions;
 pub mod generate;
 pub mod ingest;
 pub mod init;
 pub mod maintenance;
+pub mod metrics;
 pub mod sql;
 
 /// The async runtime for table I/O and queries: as many workers as cores.

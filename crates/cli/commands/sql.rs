@@ -1,6 +1,5 @@
 use std::path::Path;
 
-use datafusion::prelude::SessionContext;
 use sendlens_store::Workspace;
 
 use crate::output::{Format, write_batches};
@@ -19,8 +18,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
     let ws = Workspace::open(workspace)?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let ctx = SessionContext::new();
-        sendlens_metrics::register(&ctx, &ws).await?;
+        let ctx = sendlens_metrics::open_session(&ws).await?;
         let mut out = std::io::stdout().lock();
         for sql in &args.commands {
             let batches = ctx.sql(sql).await?.collect().await?;

@@ -125,6 +125,10 @@ pub(crate) struct World {
     pub stats: Stats,
 }
 
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 { a.abs() } else { gcd(b, a % b) }
+}
+
 impl World {
     pub fn new(opts: &GenerateOptions) -> World {
         let mut rng = Rng::new(opts.seed);
@@ -164,11 +168,17 @@ impl World {
             .range(self.targets_per_run / 2, self.targets_per_run * 3 / 2)
             .max(1);
         self.stats.runs += 1;
-        let first_endpoint = self.rng.range(0, self.endpoints as i64 - 1);
-        let stride = 1 + 2 * self.rng.range(0, 1000);
+        let pool = self.endpoints as i64;
+        let targets = targets.min(pool);
+        let first_endpoint = self.rng.range(0, pool - 1);
+        // Distinct endpoints within a run: a stride coprime with the pool
+        // visits every endpoint once before it repeats.
+        let mut stride = 1 + 2 * self.rng.range(0, 1000);
+        while gcd(stride, pool) != 1 {
+            stride += 2;
+        }
         for k in 0..targets {
-            // Distinct endpoints within a run: an odd stride over the pool.
-            let ep = (first_endpoint + k * stride).rem_euclid(self.endpoints as i64) as u64;
+            let ep = (first_endpoint + k * stride).rem_euclid(pool) as u64;
             let send_ms = start + k * 20 + self.rng.range(0, 19);
             self.target(&campaign, &run_id, ep, send_ms);
         }

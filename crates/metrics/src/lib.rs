@@ -1,18 +1,55 @@
-//! The sendlens DataFusion extension: registers the workspace's tables in a
-//! [`SessionContext`].
+//! The sendlens DataFusion extension: every campaign metric of the catalog as
+//! views, scalar and aggregate functions and table functions.
+//!
+//! ```no_run
+//! # async fn demo() -> datafusion::error::Result<()> {
+//! use datafusion::prelude::{SessionConfig, SessionContext};
+//! let ws = sendlens_store::Workspace::open(std::path::Path::new("data/workspace"))
+//!     .expect("a workspace");
+//! let ctx = SessionContext::new();
+//! sendlens_metrics::register(&ctx, &ws).await?;
+//! ctx.sql("SELECT * FROM campaign_metrics").await?.show().await?;
+//! # Ok(()) }
+//! ```
 
 use std::sync::Arc;
 
 use datafusion::error::{DataFusionError, Result};
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use sendlens_store::Workspace;
+
+pub mod catalog;
+pub mod kpi;
+pub mod sets;
+pub mod sql;
+pub mod table_fns;
+pub mod udaf;
+pub mod udf;
+pub mod views;
 
 /// Name under which the canonical events table is registered.
 pub const EVENTS_TABLE: &str = "events";
 
-/// Register the workspace's `events` table (the latest committed version) in
-/// `ctx`.
+/// A session configured for sendlens (information_schema on, so that
+/// `SHOW FUNCTIONS` and `SHOW TABLES` work) with everything registered.
+pub async fn open_session(ws: &Workspace) -> Result<SessionContext> {
+    let config = SessionConfig::new().with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    register(&ctx, ws).await?;
+    Ok(ctx)
+}
+
+/// Register everything in `ctx` for the workspace: the `events` table (its
+/// latest committed version), the functions, the views and the table
+/// functions, with the workspace's time zone as the default.
 pub async fn register(ctx: &SessionContext, ws: &Workspace) -> Result<()> {
+    register_events(ctx, ws).await?;
+    let tz = ws.config().time.zone.clone();
+    register_with_events_table(ctx, &tz).await
+}
+
+/// Register the workspace's `events` table only.
+pub async fn register_events(ctx: &SessionContext, ws: &Workspace) -> Result<()> {
     let table = ws
         .open_table()
         .await
@@ -25,5 +62,42 @@ pub async fn register(ctx: &SessionContext, ws: &Workspace) -> Result<()> {
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
     ctx.register_table(EVENTS_TABLE, Arc::clone(&provider))?;
+    Ok(())
+}
+
+/// Register the functions, views and table functions over an `events` table
+/// that is already registered (with the canonical schema), e.g. by an
+/// application that brings its own.
+pub async fn register_with_events_table(ctx: &SessionContext, time_zone: &str) -> Result<()> {
+    udf::local_time::parse_tz(time_zone)?;
+    register_functions(ctx);
+    register_views(ctx, time_zone).await?;
+    table_fns::register(ctx, time_zone).await
+}
+
+/// Register the scalar and aggregate functions only.
+pub fn register_functions(ctx: &SessionContext) {
+    for f in udf::all() {
+        ctx.register_udf(f);
+    }
+    for f in udaf::all() {
+        ctx.register_udaf(f);
+    }
+}
+
+/// Create the views (metric views and compatibility views).
+pub async fn register_views(ctx: &SessionContext, time_zone: &str) -> Result<()> {
+    for view in views::metric_views(time_zone)
+        .into_iter()
+        .chain(views::due_views())
+    {
+        let plan = ctx
+            .state()
+            .create_logical_plan(&view.sql)
+            .await
+            .map_err(|e| DataFusionError::Plan(format!("view {}: {e}", view.name)))?;
+        let table = datafusion::catalog::view::ViewTable::new(plan, Some(view.sql.clone()));
+        ctx.register_table(view.name, Arc::new(table))?;
+    }
     Ok(())
 }

@@ -1,0 +1,389 @@
+//! SQL generated from the catalog: `message_facts`, metrics over any scope,
+//! grouping and date range, and event series. The views, table functions and
+//! KPIs are all instances of these few shapes.
+
+use std::fmt::Write;
+
+use chrono::NaiveDate;
+
+use crate::catalog::{MEASURES, RATES};
+use crate::sets;
+
+/// A string as a SQL literal.
+pub fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A date as a SQL literal.
+pub fn date_lit(d: NaiveDate) -> String {
+    format!("DATE '{}'", d.format("%Y-%m-%d"))
+}
+
+/// A date range `[start, end]`, both days inclusive, read in a time zone.
+#[derive(Debug, Clone)]
+pub struct Range {
+    /// First day.
+    pub start: NaiveDate,
+    /// Last day (inclusive).
+    pub end: NaiveDate,
+    /// IANA time zone the days are read in.
+    pub tz: String,
+}
+
+impl Range {
+    /// Predicate: the timestamp falls on a day of the range.
+    pub fn contains(&self, ts: &str) -> String {
+        format!(
+            "local_date({ts}, {}) BETWEEN {} AND {}",
+            lit(&self.tz),
+            date_lit(self.start),
+            date_lit(self.end)
+        )
+    }
+
+    /// Number of days in the range.
+    pub fn days(&self) -> i64 {
+        (self.end - self.start).num_days() + 1
+    }
+
+    /// Every day of the range as a one-column `VALUES` table named `day`.
+    pub fn days_table(&self) -> String {
+        let days: Vec<String> = self
+            .start
+            .iter_days()
+            .take_while(|d| *d <= self.end)
+            .map(|d| format!("({})", date_lit(d)))
+            .collect();
+        format!("SELECT column1 AS day FROM (VALUES {})", days.join(", "))
+    }
+}
+
+/// The message-level fact table: one row per message key (and campaign).
+pub fn message_facts() -> String {
+    let b = |bit: i64| format!("(sets & {bit}) <> 0");
+    let s = |bit: i64| format!("(s & {bit}) <> 0");
+    format!(
+        "SELECT message_key, campaign_id, channel, app_id, run_id, treatment_id, journey_id, \
+           journey_activity_id, endpoint_id, address, \
+           campaign_id IS NULL AND journey_id IS NULL AS transactional, \
+           sent_at, send_event_at, sets, \
+           {sent} AS sent, \
+           CASE WHEN NOT {sent} THEN false \
+                WHEN channel = 'email' THEN NOT {hard} \
+                WHEN channel = 'sms' THEN {delivered_event} \
+                ELSE true END AS delivered, \
+           {delivered_event} AS delivered_event, first_delivered_at, \
+           {hard} AS hard_bounced, \
+           {soft} AND NOT {hard} AS soft_bounced, \
+           {open} AS opened, open_count, first_open_at, \
+           last_agent_open_at IS NOT NULL AND (first_delivered_at IS NULL OR NOT likely_machine_open(CAST(NULL AS VARCHAR), \
+             (CAST(last_agent_open_at AS BIGINT) - CAST(first_delivered_at AS BIGINT)) / 1000000.0)) AS human_opened, \
+           {click} AS clicked, click_count, \
+           {complaint} AS complained, {unsub} AS unsubscribed, {reject} AS rejected, \
+           {render} AS rendering_failed, {sms_failure} AS sms_failed, {optout} AS opted_out, \
+           record_status, iso_country_code, message_parts, price_millicents, \
+           CASE WHEN channel = 'email' THEN (CAST(first_open_at AS BIGINT) - CAST(sent_at AS BIGINT)) / 1000000.0 END \
+             AS time_to_open_seconds \
+         FROM ( \
+           SELECT message_key, campaign_id, max(channel) AS channel, max(app_id) AS app_id, \
+             max(run_id) AS run_id, max(treatment_id) AS treatment_id, max(journey_id) AS journey_id, \
+             max(journey_activity_id) AS journey_activity_id, max(endpoint_id) AS endpoint_id, \
+             max(address) AS address, min(sent_at) AS sent_at, \
+             min(occurred_at) FILTER (WHERE {e_sent}) AS send_event_at, \
+             bit_or(s) AS sets, \
+             min(occurred_at) FILTER (WHERE {e_delivered}) AS first_delivered_at, \
+             count(*) FILTER (WHERE {e_open}) AS open_count, \
+             min(occurred_at) FILTER (WHERE {e_open}) AS first_open_at, \
+             max(occurred_at) FILTER (WHERE {e_open} AND NOT likely_machine_open(user_agent, CAST(NULL AS DOUBLE))) \
+               AS last_agent_open_at, \
+             count(*) FILTER (WHERE {e_click}) AS click_count, \
+             last_value(record_status ORDER BY occurred_at) FILTER (WHERE record_status IS NOT NULL) AS record_status, \
+             max(iso_country_code) AS iso_country_code, max(message_parts) AS message_parts, \
+             sum(price_millicents) AS price_millicents \
+           FROM (SELECT *, message_event_sets(event_type, channel, send_status) AS s \
+                 FROM events WHERE message_key IS NOT NULL) \
+           GROUP BY message_key, campaign_id \
+         )",
+        sent = b(sets::SENT),
+        hard = b(sets::HARD_BOUNCE),
+        soft = b(sets::SOFT_BOUNCE),
+        delivered_event = b(sets::DELIVERED_EVENT),
+        open = b(sets::OPEN),
+        click = b(sets::CLICK),
+        complaint = b(sets::COMPLAINT),
+        unsub = b(sets::UNSUBSCRIBE),
+        reject = b(sets::REJECT),
+        render = b(sets::RENDERING_FAILURE),
+        sms_failure = b(sets::SMS_FAILURE),
+        optout = b(sets::OPT_OUT),
+        e_sent = s(sets::SENT),
+        e_delivered = s(sets::DELIVERED_EVENT),
+        e_open = s(sets::OPEN),
+        e_click = s(sets::CLICK),
+    )
+}
+
+/// A grouping column of a metrics query.
+#[derive(Debug, Clone)]
+pub struct Dim {
+    /// Output column name.
+    pub alias: String,
+    /// Expression over `message_facts` rows `m`.
+    pub message: String,
+    /// Expression over the targets rows (`_campaign.send` events), when the
+    /// dimension exists there.
+    pub target: Option<String>,
+}
+
+impl Dim {
+    /// A column that messages and `_campaign.send` events both have.
+    pub fn shared(column: &str) -> Dim {
+        Dim {
+            alias: column.to_string(),
+            message: format!("m.{column}"),
+            target: Some(column.to_string()),
+        }
+    }
+
+    /// A column of messages only.
+    pub fn message_only(alias: &str, expr: &str) -> Dim {
+        Dim {
+            alias: alias.to_string(),
+            message: expr.to_string(),
+            target: None,
+        }
+    }
+
+    /// The local day: the send day of messages, the day of `_campaign.send`.
+    pub fn day(alias: &str, tz: &str) -> Dim {
+        Dim {
+            alias: alias.to_string(),
+            message: format!("local_date(m.sent_at, {})", lit(tz)),
+            target: Some(format!("local_date(target_at, {})", lit(tz))),
+        }
+    }
+}
+
+fn join_exprs(exprs: impl Iterator<Item = String>) -> String {
+    exprs.collect::<Vec<_>>().join(", ")
+}
+
+/// Items that each end in their own separator, one after the other.
+fn concat(items: impl Iterator<Item = String>) -> String {
+    items.collect()
+}
+
+/// Every measure and rate over the sent messages that `scope` (a predicate
+/// over columns that `message_facts` and `events` share) and `range` pick,
+/// one row per combination of `dims` (exactly one row when `dims` is empty).
+/// With `targets`, endpoints targeted and the delivery rate come from the
+/// `_campaign.send` events of the same scope.
+pub fn metrics(scope: &str, range: Option<&Range>, dims: &[Dim], targets: bool) -> String {
+    let targets = targets && dims.iter().all(|d| d.target.is_some());
+    let picked = range.map_or(String::new(), |r| format!(" AND {}", r.contains("sent_at")));
+    let mut sql =
+        format!("WITH m AS (SELECT * FROM message_facts WHERE sent AND ({scope}){picked})");
+
+    // Measures per group.
+    let group_by = |exprs: Vec<String>| {
+        if exprs.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {}", exprs.join(", "))
+        }
+    };
+    let dim_select = concat(
+        dims.iter()
+            .map(|d| format!("{} AS {}, ", d.message, d.alias)),
+    );
+    let measures = join_exprs(MEASURES.iter().map(|m| format!("{} AS {}", m.sql, m.name)));
+    write!(
+        sql,
+        ", c AS (SELECT {dim_select}{measures}, min(m.send_event_at) AS first_send_at FROM m{})",
+        group_by(dims.iter().map(|d| d.message.clone()).collect())
+    )
+    .unwrap();
+
+    if targets {
+        let in_range = range.map_or(String::new(), |r| {
+            format!(" AND {}", r.contains("occurred_at"))
+        });
+        let dim_t = |d: &Dim| d.target.clone().expect("checked above");
+        write!(
+            sql,
+            ", tb AS ( \
+               SELECT campaign_id, run_id, treatment_id, app_id, endpoint_id, occurred_at AS target_at, true AS from_send \
+               FROM events WHERE event_type = '_campaign.send' AND campaign_id IS NOT NULL AND ({scope}){in_range} \
+               UNION ALL \
+               SELECT m.campaign_id, m.run_id, m.treatment_id, m.app_id, m.endpoint_id, m.sent_at AS target_at, false AS from_send \
+               FROM m LEFT JOIN (SELECT DISTINCT campaign_id AS s_campaign, coalesce(run_id, '') AS s_run FROM events \
+                                 WHERE event_type = '_campaign.send' AND campaign_id IS NOT NULL AND ({scope})) s \
+                 ON m.campaign_id = s.s_campaign AND coalesce(m.run_id, '') = s.s_run \
+               WHERE s.s_campaign IS NULL AND m.campaign_id IS NOT NULL), \
+             tr AS (SELECT {tr_dims}campaign_id AS r_campaign, run_id AS r_run, treatment_id AS r_treatment, \
+                      count(DISTINCT endpoint_id) AS n, min(target_at) FILTER (WHERE from_send) AS first_target_at \
+                    FROM tb GROUP BY {tr_group}campaign_id, run_id, treatment_id), \
+             t AS (SELECT {t_dims}sum(n) AS endpoints_targeted, min(first_target_at) AS first_target_at FROM tr{t_group})",
+            tr_dims = concat(dims.iter().map(|d| format!("{} AS {}, ", dim_t(d), d.alias))),
+            tr_group = concat(dims.iter().map(|d| format!("{}, ", dim_t(d)))),
+            t_dims = concat(dims.iter().map(|d| format!("{}, ", d.alias))),
+            t_group = group_by(dims.iter().map(|d| d.alias.clone()).collect()),
+        )
+        .unwrap();
+    }
+
+    // Join measures and targets, then derive the rates.
+    let dim_out = concat(dims.iter().map(|d| {
+        if targets {
+            format!("coalesce(c.{a}, t.{a}) AS {a}, ", a = d.alias)
+        } else {
+            format!("c.{a} AS {a}, ", a = d.alias)
+        }
+    }));
+    let measure_out = join_exprs(MEASURES.iter().map(|m| {
+        if m.is_count && targets {
+            format!("coalesce(c.{n}, 0) AS {n}", n = m.name)
+        } else {
+            format!("c.{n} AS {n}", n = m.name)
+        }
+    }));
+    let (targeted, started, from) = if targets {
+        let on = dims
+            .iter()
+            .map(|d| format!("(c.{a} IS NOT DISTINCT FROM t.{a})", a = d.alias))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let from = if dims.is_empty() {
+            "c CROSS JOIN t".to_string()
+        } else {
+            format!("c FULL JOIN t ON {on}")
+        };
+        (
+            "coalesce(t.endpoints_targeted, 0)",
+            "CASE WHEN c.first_send_at IS NULL THEN t.first_target_at \
+                  WHEN t.first_target_at IS NULL OR c.first_send_at < t.first_target_at THEN c.first_send_at \
+                  ELSE t.first_target_at END",
+            from,
+        )
+    } else {
+        ("CAST(NULL AS BIGINT)", "c.first_send_at", "c".to_string())
+    };
+    let rates = join_exprs(RATES.iter().map(|r| {
+        format!(
+            "safe_rate(x.{}, x.{}) AS {}",
+            r.numerator, r.denominator, r.name
+        )
+    }));
+    let dim_names = concat(dims.iter().map(|d| format!("x.{}, ", d.alias)));
+    // The runs table calls it the run's start; above the run it is the first activity.
+    let started_name = if dims.iter().any(|d| d.alias == "run_id") {
+        "run_started_at"
+    } else {
+        "started_at"
+    };
+    let measure_names = join_exprs(MEASURES.iter().map(|m| format!("x.{}", m.name)));
+    write!(
+        sql,
+        " SELECT {dim_names}{measure_names}, x.endpoints_targeted, {rates}, x.started_at AS {started_name} \
+          FROM (SELECT {dim_out}{measure_out}, {targeted} AS endpoints_targeted, {started} AS started_at FROM {from}) x"
+    )
+    .unwrap();
+    sql
+}
+
+/// Event series: the events of sent messages (of `scope`, with occurred_at in
+/// `range`), counted per combination of `dims`, expressions over the
+/// events `e` (e.g. the local day of occurred_at).
+pub fn series(scope: &str, range: Option<&Range>, dims: &[(&str, String)]) -> String {
+    let in_range = range.map_or(String::new(), |r| {
+        format!(" AND {}", r.contains("e.occurred_at"))
+    });
+    let has = |bit: i64| format!("(s & {bit}) <> 0");
+    let dim_select = concat(dims.iter().map(|(a, e)| format!("{e} AS {a}, ")));
+    let group = if dims.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " GROUP BY {}",
+            join_exprs(dims.iter().map(|(_, e)| e.clone()))
+        )
+    };
+    format!(
+        "WITH sm AS (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts WHERE sent AND ({scope})), \
+         ev AS (SELECT e.*, message_event_sets(e.event_type, e.channel, e.send_status) AS s FROM events e \
+                JOIN sm ON e.message_key = sm.k_key AND (e.campaign_id IS NOT DISTINCT FROM sm.k_campaign) \
+                WHERE ({scope}){in_range}) \
+         SELECT {dim_select}\
+           count(DISTINCT endpoint_id) FILTER (WHERE {delivered}) AS endpoint_deliveries, \
+           count(DISTINCT message_key) FILTER (WHERE {sent}) AS messages_sent, \
+           count(DISTINCT message_key) FILTER (WHERE {delivered}) AS messages_with_delivery_event, \
+           count(*) FILTER (WHERE {open} AND channel = 'email') AS total_email_opened, \
+           count(DISTINCT message_key) FILTER (WHERE {open} AND channel = 'email') AS unique_opens, \
+           count(DISTINCT message_key) FILTER (WHERE {open} AND channel NOT IN ('email', 'sms')) AS push_opens, \
+           count(*) FILTER (WHERE {click}) AS links_clicked, \
+           count(DISTINCT message_key) FILTER (WHERE {click}) AS unique_clicks, \
+           count(DISTINCT message_key) FILTER (WHERE {hard}) AS hard_bounces, \
+           count(DISTINCT message_key) FILTER (WHERE {soft}) AS soft_bounces, \
+           count(DISTINCT message_key) FILTER (WHERE {complaint}) AS complaints, \
+           count(DISTINCT message_key) FILTER (WHERE {unsub}) AS unsubscribes \
+         FROM ev e{group}",
+        delivered = has(sets::DELIVERED_EVENT),
+        sent = has(sets::SENT),
+        open = has(sets::OPEN),
+        click = has(sets::CLICK),
+        hard = has(sets::HARD_BOUNCE),
+        soft = has(sets::SOFT_BOUNCE),
+        complaint = has(sets::COMPLAINT),
+        unsub = has(sets::UNSUBSCRIBE),
+    )
+}
+
+/// The count columns of [`series`], in order.
+pub const SERIES_COUNTS: &[&str] = &[
+    "endpoint_deliveries",
+    "messages_sent",
+    "messages_with_delivery_event",
+    "total_email_opened",
+    "unique_opens",
+    "push_opens",
+    "links_clicked",
+    "unique_clicks",
+    "hard_bounces",
+    "soft_bounces",
+    "complaints",
+    "unsubscribes",
+];
+
+/// A series over every bucket of `buckets` (a query with one column `day`),
+/// zeros included.
+pub fn zero_filled(buckets: &str, series_sql: &str, bucket: &str) -> String {
+    let cols = join_exprs(
+        SERIES_COUNTS
+            .iter()
+            .map(|c| format!("coalesce(s.{c}, 0) AS {c}")),
+    );
+    format!(
+        "SELECT b.{bucket} AS {bucket}, {cols} FROM ({buckets}) b LEFT JOIN ({series_sql}) s ON b.{bucket} = s.{bucket} ORDER BY 1"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_quoted() {
+        assert_eq!(lit("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn range_days() {
+        let r = Range {
+            start: NaiveDate::from_ymd_opt(2026, 2, 27).unwrap(),
+            end: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            tz: "UTC".into(),
+        };
+        assert_eq!(r.days(), 3);
+        assert!(r.days_table().contains("DATE '2026-02-28'"));
+    }
+}
