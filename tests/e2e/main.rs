@@ -5,5 +5,6 @@ mod support;
 mod ingest;
 mod maintenance;
 mod malformed;
+mod metrics;
 mod parquet_input;
 mod pii;
