@@ -85,6 +85,7 @@ fn campaign_send(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn sms(
     event_type: &str,
     endpoint: &str,
