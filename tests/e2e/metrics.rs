@@ -758,3 +758,93 @@ fn metrics_and_campaigns_commands() {
     ]);
     assert_eq!(list.lines().count(), 4, "{list}");
 }
+
+/// Queries answered from the materialized tables and from the views they
+/// materialize must agree, row for row.
+fn assert_facts_match_views(ws: &Ws, queries: &[&str]) {
+    let facts = ws.path().join(".sendlens/facts");
+    assert!(facts.exists(), "ingest materializes the message facts");
+    let with: Vec<Vec<Value>> = queries.iter().map(|q| ws.query(q)).collect();
+    std::fs::remove_dir_all(&facts).unwrap();
+    let without: Vec<Vec<Value>> = queries.iter().map(|q| ws.query(q)).collect();
+    for ((q, a), b) in queries.iter().zip(&with).zip(&without) {
+        assert_eq!(a, b, "{q}");
+    }
+}
+
+#[test]
+fn materialized_facts_agree_with_the_views() {
+    let ws = fixture_workspace();
+    assert_facts_match_views(
+        &ws,
+        &[
+            "SELECT * FROM campaign_metrics ORDER BY campaign_id",
+            "SELECT * FROM campaign_runs('C1')",
+            "SELECT * FROM campaign_daily('C1', '2026-03-01', '2026-03-03')",
+            "SELECT * FROM campaign_dashboard('C1', '2026-03-03', '2026-03-03', 'Asia/Tokyo')",
+            "SELECT * FROM message_facts ORDER BY message_key",
+            "SELECT * FROM campaign_link_metrics",
+        ],
+    );
+}
+
+#[test]
+fn generated_stream_rates_stay_in_range_and_views_agree() {
+    let ws = Ws::new();
+    let input = ws.scratch("gen");
+    crate::support::generate(&input, 20_000, 11);
+    ws.ingest(&[&input]);
+    let rates: Vec<&str> = [
+        "delivery_rate",
+        "successful_delivery_rate",
+        "email_open_rate",
+        "estimated_human_open_rate",
+        "bounce_rate",
+        "soft_bounce_rate",
+        "click_through_rate",
+        "click_to_open_rate",
+        "complaint_rate",
+        "unsubscribe_rate",
+        "push_open_rate",
+        "sms_delivery_rate",
+        "opt_out_rate",
+    ]
+    .to_vec();
+    for view in [
+        "campaign_metrics",
+        "campaign_run_metrics",
+        "campaign_treatment_metrics",
+        "application_metrics",
+    ] {
+        let rows = ws.query(&format!("SELECT * FROM {view}"));
+        assert!(!rows.is_empty(), "{view}");
+        for row in &rows {
+            for r in &rates {
+                if let Some(v) = f(row, r) {
+                    assert!((0.0..=1.0).contains(&v), "{view}.{r} = {v}: {row}");
+                }
+            }
+        }
+    }
+    assert_facts_match_views(
+        &ws,
+        &[
+            "SELECT * FROM campaign_metrics ORDER BY campaign_id",
+            "SELECT * FROM campaign_run_metrics ORDER BY campaign_id, run_id",
+            "SELECT * FROM campaign_daily_metrics ORDER BY campaign_id, day",
+            "SELECT * FROM sms_metrics ORDER BY app_id, campaign_id, iso_country_code, record_status",
+        ],
+    );
+}
+
+#[test]
+fn the_reference_document_is_current() {
+    let generated = crate::support::run_ok(&["functions", "--markdown"]);
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/queries/REFERENCE.md"))
+            .unwrap();
+    assert!(
+        generated == committed,
+        "queries/REFERENCE.md is out of date: run `sendlens functions --markdown > queries/REFERENCE.md`"
+    );
+}

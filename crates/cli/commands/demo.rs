@@ -14,19 +14,14 @@ pub struct Args {
     pub into: PathBuf,
 }
 
-/// Campaigns of the sample with their headline counts.
+/// The sample's campaigns from the `campaign_metrics` view, rates as percentages.
 const OVERVIEW: &str = "\
-SELECT campaign_id,
-       channel,
-       COUNT(DISTINCT run_id) AS runs,
-       COUNT(DISTINCT CASE WHEN event_type = '_campaign.send' THEN endpoint_id || run_id END) AS endpoints_targeted,
-       COUNT(*) FILTER (WHERE event_type IN ('_email.send', '_SMS.BUFFERED')
-                           OR (event_type = '_campaign.send' AND send_status = 'SUCCESS' AND channel = 'push')) AS sends,
-       COUNT(*) FILTER (WHERE event_type = '_email.click') AS links_clicked
-FROM events
-WHERE campaign_id IS NOT NULL
-GROUP BY campaign_id, channel
-ORDER BY endpoints_targeted DESC
+SELECT campaign_id, endpoints_targeted, messages_sent, messages_delivered, links_clicked,
+       CAST(round(delivery_rate * 100, 1) AS VARCHAR) || '%' AS delivery_rate,
+       coalesce(CAST(round(email_open_rate * 100, 1) AS VARCHAR) || '%', '-') AS email_open_rate,
+       coalesce(CAST(round(bounce_rate * 100, 1) AS VARCHAR) || '%', '-') AS bounce_rate
+FROM campaign_metrics
+ORDER BY messages_sent DESC, campaign_id
 LIMIT 10";
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -48,8 +43,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rt.handle(),
     )?;
     super::ingest::print_summary(&summary);
+    super::refresh_facts(&rt, &ws)?;
     println!();
-    println!("Campaigns in the sample (top 10 by endpoints targeted):");
+    println!("Campaigns in the sample (top 10 by messages sent, from the campaign_metrics view):");
     rt.block_on(async {
         let ctx = sendlens_metrics::open_session(&ws).await?;
         let batches = ctx.sql(OVERVIEW).await?.collect().await?;
@@ -57,9 +53,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::Ok(())
     })?;
     println!();
+    let ws_arg = args.into.display();
+    println!("Next:");
+    println!("  sendlens --workspace {ws_arg} campaigns                  # every campaign");
+    println!("  sendlens --workspace {ws_arg} metrics <campaign_id>      # the campaign page");
     println!(
-        "Ask your own questions: sendlens --workspace {} sql -c \"SELECT event_type, COUNT(*) FROM events GROUP BY 1\"",
-        args.into.display()
+        "  sendlens --workspace {ws_arg} functions                  # views, functions, metrics"
+    );
+    println!(
+        "  sendlens --workspace {ws_arg} sql -c \"SELECT * FROM campaign_dashboard('<campaign_id>', '2026-09-01', '2026-09-07')\""
     );
     Ok(())
 }

@@ -38,6 +38,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let summary = result?;
+    super::refresh_facts(&rt, &ws)?;
     if args.json {
         println!("{}", summary_json(&summary));
     } else {

@@ -16,3 +16,13 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()?)
 }
+
+/// Rebuild the materialized message facts after the table changed, so that
+/// metric queries do not recompute them.
+pub fn refresh_facts(
+    rt: &tokio::runtime::Runtime,
+    ws: &sendlens_store::Workspace,
+) -> anyhow::Result<()> {
+    rt.block_on(sendlens_metrics::facts::refresh(ws))?;
+    Ok(())
+}

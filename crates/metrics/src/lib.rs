@@ -19,6 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use sendlens_store::Workspace;
 
 pub mod catalog;
+pub mod facts;
 pub mod kpi;
 pub mod sets;
 pub mod sql;
@@ -40,10 +41,16 @@ pub async fn open_session(ws: &Workspace) -> Result<SessionContext> {
 }
 
 /// Register everything in `ctx` for the workspace: the `events` table (its
-/// latest committed version), the functions, the views and the table
-/// functions, with the workspace's time zone as the default.
+/// latest committed version), the materialized message facts when they are
+/// current, the functions, the views and the table functions, with the
+/// workspace's time zone as the default.
 pub async fn register(ctx: &SessionContext, ws: &Workspace) -> Result<()> {
-    register_events(ctx, ws).await?;
+    let table = ws
+        .open_table()
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    register_table(ctx, &table).await?;
+    facts::register_current(ctx, ws, &table).await?;
     let tz = ws.config().time.zone.clone();
     register_with_events_table(ctx, &tz).await
 }
@@ -54,6 +61,11 @@ pub async fn register_events(ctx: &SessionContext, ws: &Workspace) -> Result<()>
         .open_table()
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    register_table(ctx, &table).await
+}
+
+/// Register an opened Delta table of events as `events`.
+pub async fn register_table(ctx: &SessionContext, table: &deltalake::DeltaTable) -> Result<()> {
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -85,12 +97,17 @@ pub fn register_functions(ctx: &SessionContext) {
     }
 }
 
-/// Create the views (metric views and compatibility views).
+/// Create the views (metric views and compatibility views). A name that is
+/// already registered is left alone, so an application (or the materialized
+/// facts) can provide its own `message_facts`.
 pub async fn register_views(ctx: &SessionContext, time_zone: &str) -> Result<()> {
     for view in views::metric_views(time_zone)
         .into_iter()
         .chain(views::due_views())
     {
+        if ctx.table_exist(view.name)? {
+            continue;
+        }
         let plan = ctx
             .state()
             .create_logical_plan(&view.sql)

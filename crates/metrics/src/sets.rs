@@ -32,20 +32,36 @@ pub const SMS_FAILURE: i64 = 1 << 10;
 /// `_SMS.OPTOUT`.
 pub const OPT_OUT: i64 = 1 << 11;
 
-/// Names of the bits, for documentation and the SQL generator.
-pub const NAMES: &[(&str, i64)] = &[
-    ("SENT", SENT),
-    ("DELIVERED_EVENT", DELIVERED_EVENT),
-    ("HARD_BOUNCE", HARD_BOUNCE),
-    ("SOFT_BOUNCE", SOFT_BOUNCE),
-    ("OPEN", OPEN),
-    ("CLICK", CLICK),
-    ("COMPLAINT", COMPLAINT),
-    ("UNSUBSCRIBE", UNSUBSCRIBE),
-    ("REJECT", REJECT),
-    ("RENDERING_FAILURE", RENDERING_FAILURE),
-    ("SMS_FAILURE", SMS_FAILURE),
-    ("OPT_OUT", OPT_OUT),
+/// The bits with their names and definitions, for documentation.
+pub const NAMES: &[(&str, i64, &str)] = &[
+    (
+        "SENT",
+        SENT,
+        "email: _email.send; SMS: _SMS.BUFFERED, _SMS.SUCCESS or _SMS.FAILURE; push and custom: _campaign.send with campaign_send_status SUCCESS",
+    ),
+    (
+        "DELIVERED_EVENT",
+        DELIVERED_EVENT,
+        "email: _email.delivered; SMS: _SMS.SUCCESS; push and custom: the successful _campaign.send",
+    ),
+    ("HARD_BOUNCE", HARD_BOUNCE, "_email.hardbounce"),
+    ("SOFT_BOUNCE", SOFT_BOUNCE, "_email.softbounce"),
+    (
+        "OPEN",
+        OPEN,
+        "email: _email.open; push: _campaign.opened_notification",
+    ),
+    ("CLICK", CLICK, "_email.click"),
+    ("COMPLAINT", COMPLAINT, "_email.complaint"),
+    ("UNSUBSCRIBE", UNSUBSCRIBE, "_email.unsubscribe"),
+    ("REJECT", REJECT, "_email.rejected"),
+    (
+        "RENDERING_FAILURE",
+        RENDERING_FAILURE,
+        "_email.rendering_failure",
+    ),
+    ("SMS_FAILURE", SMS_FAILURE, "_SMS.FAILURE"),
+    ("OPT_OUT", OPT_OUT, "_SMS.OPTOUT"),
 ];
 
 /// Whether a channel is one of the "push / custom" channels of the catalog,
@@ -120,7 +136,7 @@ mod tests {
     #[test]
     fn bit_names_are_distinct() {
         let mut all = 0;
-        for (_, bit) in NAMES {
+        for (_, bit, _) in NAMES {
             assert_eq!(all & bit, 0);
             all |= bit;
         }

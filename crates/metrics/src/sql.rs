@@ -64,7 +64,7 @@ pub fn message_facts() -> String {
     let s = |bit: i64| format!("(s & {bit}) <> 0");
     format!(
         "SELECT message_key, campaign_id, channel, app_id, run_id, treatment_id, journey_id, \
-           journey_activity_id, endpoint_id, address, \
+           journey_activity_id, endpoint_id, \
            campaign_id IS NULL AND journey_id IS NULL AS transactional, \
            sent_at, send_event_at, sets, \
            {sent} AS sent, \
@@ -88,7 +88,7 @@ pub fn message_facts() -> String {
            SELECT message_key, campaign_id, max(channel) AS channel, max(app_id) AS app_id, \
              max(run_id) AS run_id, max(treatment_id) AS treatment_id, max(journey_id) AS journey_id, \
              max(journey_activity_id) AS journey_activity_id, max(endpoint_id) AS endpoint_id, \
-             max(address) AS address, min(sent_at) AS sent_at, \
+             min(sent_at) AS sent_at, \
              min(occurred_at) FILTER (WHERE {e_sent}) AS send_event_at, \
              bit_or(s) AS sets, \
              min(occurred_at) FILTER (WHERE {e_delivered}) AS first_delivered_at, \
@@ -97,7 +97,8 @@ pub fn message_facts() -> String {
              max(occurred_at) FILTER (WHERE {e_open} AND NOT likely_machine_open(user_agent, CAST(NULL AS DOUBLE))) \
                AS last_agent_open_at, \
              count(*) FILTER (WHERE {e_click}) AS click_count, \
-             last_value(record_status ORDER BY occurred_at) FILTER (WHERE record_status IS NOT NULL) AS record_status, \
+             coalesce(max(record_status) FILTER (WHERE event_type IN ('_SMS.SUCCESS', '_SMS.FAILURE')), \
+                      max(record_status) FILTER (WHERE event_type = '_SMS.BUFFERED')) AS record_status, \
              max(iso_country_code) AS iso_country_code, max(message_parts) AS message_parts, \
              sum(price_millicents) AS price_millicents \
            FROM (SELECT *, message_event_sets(event_type, channel, send_status) AS s \
@@ -121,6 +122,32 @@ pub fn message_facts() -> String {
         e_open = s(sets::OPEN),
         e_click = s(sets::CLICK),
     )
+}
+
+/// Events of sent messages, each with the message sets it puts its message
+/// in: the rows every day series counts.
+pub fn message_events() -> String {
+    "SELECT e.campaign_id, e.run_id, e.treatment_id, e.app_id, e.journey_id, e.journey_activity_id, \
+       e.channel, e.event_type, e.message_key, e.endpoint_id, e.iso_country_code, e.record_status, \
+       e.message_parts, e.link, e.occurred_at, message_event_sets(e.event_type, e.channel, e.send_status) AS sets \
+     FROM events e JOIN (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts WHERE sent) sm \
+       ON e.message_key = sm.k_key AND (e.campaign_id IS NOT DISTINCT FROM sm.k_campaign)"
+        .to_string()
+}
+
+/// The targets of campaign runs: every `_campaign.send` (any status, at its
+/// occurred_at) and, for runs with no `_campaign.send` at all, the endpoints
+/// of their sent messages (at the message's sent_at).
+pub fn campaign_targets() -> String {
+    "SELECT campaign_id, run_id, treatment_id, app_id, endpoint_id, occurred_at AS target_at, true AS from_send \
+     FROM events WHERE event_type = '_campaign.send' AND campaign_id IS NOT NULL \
+     UNION ALL \
+     SELECT m.campaign_id, m.run_id, m.treatment_id, m.app_id, m.endpoint_id, m.sent_at AS target_at, false AS from_send \
+     FROM message_facts m LEFT JOIN (SELECT DISTINCT campaign_id AS s_campaign, coalesce(run_id, '') AS s_run FROM events \
+                                     WHERE event_type = '_campaign.send' AND campaign_id IS NOT NULL) s \
+       ON m.campaign_id = s.s_campaign AND coalesce(m.run_id, '') = s.s_run \
+     WHERE s.s_campaign IS NULL AND m.sent AND m.campaign_id IS NOT NULL"
+        .to_string()
 }
 
 /// A grouping column of a metrics query.
@@ -206,23 +233,17 @@ pub fn metrics(scope: &str, range: Option<&Range>, dims: &[Dim], targets: bool) 
 
     if targets {
         let in_range = range.map_or(String::new(), |r| {
-            format!(" AND {}", r.contains("occurred_at"))
+            format!(" AND {}", r.contains("target_at"))
         });
         let dim_t = |d: &Dim| d.target.clone().expect("checked above");
         write!(
             sql,
-            ", tb AS ( \
-               SELECT campaign_id, run_id, treatment_id, app_id, endpoint_id, occurred_at AS target_at, true AS from_send \
-               FROM events WHERE event_type = '_campaign.send' AND campaign_id IS NOT NULL AND ({scope}){in_range} \
-               UNION ALL \
-               SELECT m.campaign_id, m.run_id, m.treatment_id, m.app_id, m.endpoint_id, m.sent_at AS target_at, false AS from_send \
-               FROM m LEFT JOIN (SELECT DISTINCT campaign_id AS s_campaign, coalesce(run_id, '') AS s_run FROM events \
-                                 WHERE event_type = '_campaign.send' AND campaign_id IS NOT NULL AND ({scope})) s \
-                 ON m.campaign_id = s.s_campaign AND coalesce(m.run_id, '') = s.s_run \
-               WHERE s.s_campaign IS NULL AND m.campaign_id IS NOT NULL), \
-             tr AS (SELECT {tr_dims}campaign_id AS r_campaign, run_id AS r_run, treatment_id AS r_treatment, \
-                      count(DISTINCT endpoint_id) AS n, min(target_at) FILTER (WHERE from_send) AS first_target_at \
-                    FROM tb GROUP BY {tr_group}campaign_id, run_id, treatment_id), \
+            ", tb AS (SELECT * FROM campaign_targets WHERE ({scope}){in_range}), \
+             tre AS (SELECT {tr_dims}campaign_id AS r_campaign, run_id AS r_run, treatment_id AS r_treatment, \
+                       min(target_at) FILTER (WHERE from_send) AS first_at \
+                     FROM tb GROUP BY {tr_group}campaign_id, run_id, treatment_id, endpoint_id), \
+             tr AS (SELECT {t_dims}r_campaign, r_run, r_treatment, count(*) AS n, min(first_at) AS first_target_at \
+                    FROM tre GROUP BY {t_dims}r_campaign, r_run, r_treatment), \
              t AS (SELECT {t_dims}sum(n) AS endpoints_targeted, min(first_target_at) AS first_target_at FROM tr{t_group})",
             tr_dims = concat(dims.iter().map(|d| format!("{} AS {}, ", dim_t(d), d.alias))),
             tr_group = concat(dims.iter().map(|d| format!("{}, ", dim_t(d)))),
@@ -298,7 +319,7 @@ pub fn series(scope: &str, range: Option<&Range>, dims: &[(&str, String)]) -> St
     let in_range = range.map_or(String::new(), |r| {
         format!(" AND {}", r.contains("e.occurred_at"))
     });
-    let has = |bit: i64| format!("(s & {bit}) <> 0");
+    let has = |bit: i64| format!("(sets & {bit}) <> 0");
     let dim_select = concat(dims.iter().map(|(a, e)| format!("{e} AS {a}, ")));
     let group = if dims.is_empty() {
         String::new()
@@ -309,10 +330,7 @@ pub fn series(scope: &str, range: Option<&Range>, dims: &[(&str, String)]) -> St
         )
     };
     format!(
-        "WITH sm AS (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts WHERE sent AND ({scope})), \
-         ev AS (SELECT e.*, message_event_sets(e.event_type, e.channel, e.send_status) AS s FROM events e \
-                JOIN sm ON e.message_key = sm.k_key AND (e.campaign_id IS NOT DISTINCT FROM sm.k_campaign) \
-                WHERE ({scope}){in_range}) \
+        "WITH ev AS (SELECT * FROM message_events e WHERE ({scope}){in_range}) \
          SELECT {dim_select}\
            count(DISTINCT endpoint_id) FILTER (WHERE {delivered}) AS endpoint_deliveries, \
            count(DISTINCT message_key) FILTER (WHERE {sent}) AS messages_sent, \

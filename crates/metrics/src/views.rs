@@ -33,6 +33,16 @@ pub fn metric_views(tz: &str) -> Vec<View> {
             sql: sql::message_facts(),
         },
         View {
+            name: "campaign_targets",
+            doc: "Targets of campaign runs: every _campaign.send (any status) at its occurred_at, and for runs without any _campaign.send the endpoints of their sent messages at sent_at. endpoints_targeted counts distinct endpoints here per run.",
+            sql: sql::campaign_targets(),
+        },
+        View {
+            name: "message_events",
+            doc: "The events of sent messages with the message sets each puts its message in (bit mask `sets`): what day and hour series count.",
+            sql: sql::message_events(),
+        },
+        View {
             name: "campaign_metrics",
             doc: "Every metric per campaign, all time.",
             sql: sql::metrics(campaign_scope(), None, &[Dim::shared("campaign_id")], true),
@@ -74,13 +84,11 @@ pub fn metric_views(tz: &str) -> Vec<View> {
         View {
             name: "campaign_link_metrics",
             doc: "Per campaign and link: clicks (every click), unique clicking messages, unique endpoints.",
-            sql: "SELECT e.campaign_id, e.link, count(*) AS clicks, count(DISTINCT e.message_key) AS unique_clicks, \
-                    count(DISTINCT e.endpoint_id) AS unique_endpoints \
-                  FROM events e JOIN (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts \
-                                      WHERE sent AND campaign_id IS NOT NULL) s \
-                    ON e.campaign_id = s.k_campaign AND e.message_key = s.k_key \
-                  WHERE e.event_type = '_email.click' AND e.link IS NOT NULL \
-                  GROUP BY e.campaign_id, e.link"
+            sql: "SELECT campaign_id, link, count(*) AS clicks, count(DISTINCT message_key) AS unique_clicks, \
+                    count(DISTINCT endpoint_id) AS unique_endpoints \
+                  FROM message_events \
+                  WHERE event_type = '_email.click' AND link IS NOT NULL AND campaign_id IS NOT NULL \
+                  GROUP BY campaign_id, link"
                 .to_string(),
         },
         View {

@@ -36,7 +36,7 @@ fn kernel(args: &[ArrayRef]) -> Result<ArrayRef> {
 pub fn udf() -> ScalarUDF {
     let bits = crate::sets::NAMES
         .iter()
-        .map(|(n, b)| format!("{b} = {n}"))
+        .map(|(n, b, _)| format!("{b} = {n}"))
         .collect::<Vec<_>>()
         .join(", ");
     SimpleUdf::udf(
