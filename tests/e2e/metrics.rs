@@ -19,7 +19,9 @@
 //! (645 millicents), S2 failed (300 millicents).
 //! Campaign C3 (push, run R4): targeted E10, E11 (SUCCESS), E12 (QUIET_TIME);
 //! E10 opened the notification.
-//! Transactional email T1 (no campaign): sent, delivered, opened.
+//! Transactional email T1 (no campaign): sent, delivered, opened. Journey J1
+//! (activity JA1): one email delivered, opened and clicked. Transactional SMS
+//! TS1 to the US: delivered, two parts, 500 millicents.
 
 use serde_json::{Value, json};
 
@@ -270,6 +272,50 @@ fn fixture() -> Vec<Value> {
             json!({"open": {"user_agent": IPHONE}}),
         ),
     ]);
+    // Journey J1 (activity JA1): one email, delivered, opened, clicked.
+    let j = Email {
+        campaign: None,
+        run: "",
+        treatment: "",
+        endpoint: "E30",
+        message: "JM1",
+        sent: "2026-03-01T07:00:00Z",
+    };
+    let journey =
+        json!({"journey_id": "J1", "journey_activity_id": "JA1", "journey_run_id": "JR1"});
+    for (t, at, extra) in [
+        ("_email.send", "2026-03-01T07:00:00Z", json!({})),
+        ("_email.delivered", "2026-03-01T07:00:04Z", json!({})),
+        (
+            "_email.open",
+            "2026-03-01T08:00:00Z",
+            json!({"open": {"user_agent": IPHONE}}),
+        ),
+        (
+            "_email.click",
+            "2026-03-01T08:01:00Z",
+            json!({"click": {"link": "https://shop.example/j"}}),
+        ),
+    ] {
+        let mut e = j.event(t, at, extra);
+        e["attributes"] = journey.clone();
+        v.push(e);
+    }
+    // Transactional SMS TS1 to the US, two parts, 500 millicents.
+    let mut ts1 = sms(
+        "_SMS.SUCCESS",
+        "E40",
+        "TS1",
+        "2026-03-01T13:00:00Z",
+        "DELIVERED",
+        "US",
+        "2",
+        500.0,
+    );
+    for k in ["campaign_id", "campaign_activity_id", "treatment_id"] {
+        ts1["attributes"].as_object_mut().unwrap().remove(k);
+    }
+    v.push(ts1);
     v
 }
 
@@ -701,10 +747,10 @@ fn compatibility_views_fill_the_treatment() {
         bounce,
         json!({"bounced_recipient_email_address": "E3@example.com", "bounced_recipient_status": "5.1.1", "bounce_type": "Permanent"})
     );
-    assert_eq!(ws.count("SELECT count(*) FROM email_open"), 7);
+    assert_eq!(ws.count("SELECT count(*) FROM email_open"), 8);
     assert_eq!(
         ws.count("SELECT count(*) FROM sms_success WHERE iso_country_code = 'US'"),
-        1
+        2
     );
     assert_eq!(
         ws.count("SELECT count(*) FROM campaign_send WHERE pinpoint_campaign_id = 'C3'"),
@@ -847,4 +893,109 @@ fn the_reference_document_is_current() {
         generated == committed,
         "queries/REFERENCE.md is out of date: run `sendlens functions --markdown > queries/REFERENCE.md`"
     );
+}
+
+#[test]
+fn journeys_sms_views_and_every_kpi_name() {
+    let ws = fixture_workspace();
+    let journey = one(&ws, "SELECT * FROM journey_email_metrics");
+    assert_eq!(journey["journey_id"], "J1");
+    assert_all(
+        &journey,
+        &[
+            ("messages_sent", Some(1.0)),
+            ("messages_with_delivery_event", Some(1.0)),
+            ("unique_opens", Some(1.0)),
+            ("unique_clicks", Some(1.0)),
+        ],
+    );
+    let jk = ws.query("SELECT * FROM journey_kpi('emails-opened-grouped-by-journey-activity', 'J1', '2026-03-01', '2026-03-01')");
+    assert_eq!(jk, vec![json!({"JourneyActivityId": "JA1", "Value": 1.0})]);
+    // Journey and transactional messages are not campaigns, nor each other.
+    assert_eq!(ws.count("SELECT count(*) FROM campaign_metrics"), 3);
+    let txn = one(&ws, "SELECT messages_sent FROM transactional_email_metrics");
+    assert_eq!(txn["messages_sent"], 1);
+
+    // Transactional SMS by country; C2's SMS are a campaign's, not transactional.
+    let by_country = ws.query("SELECT * FROM application_kpi('txn-sms-total-price-grouped-by-country', 'A1', '2026-03-01', '2026-03-01')");
+    assert_eq!(
+        by_country,
+        vec![json!({"CountryCode": "US", "Value": 500.0})]
+    );
+    let parts = ws.query(
+        "SELECT * FROM application_kpi('txn-sms-sent-by-parts', 'A1', '2026-03-01', '2026-03-01')",
+    );
+    assert_eq!(parts, vec![json!({"MessageParts": "2", "Value": 1.0})]);
+    let sms = ws.query("SELECT campaign_id, iso_country_code, record_status, messages_sent, sms_spend_millicents FROM sms_metrics ORDER BY campaign_id NULLS FIRST, iso_country_code");
+    assert_eq!(
+        sms,
+        vec![
+            json!({"iso_country_code": "US", "record_status": "DELIVERED", "messages_sent": 1, "sms_spend_millicents": 500.0}),
+            json!({"campaign_id": "C2", "iso_country_code": "DE", "record_status": "UNREACHABLE", "messages_sent": 1, "sms_spend_millicents": 300.0}),
+            json!({"campaign_id": "C2", "iso_country_code": "US", "record_status": "DELIVERED", "messages_sent": 1, "sms_spend_millicents": 645.0}),
+        ]
+    );
+
+    // The application: its three campaigns, endpoints targeted summed over runs.
+    let app = one(&ws, "SELECT * FROM application_metrics");
+    assert_all(
+        &app,
+        &[
+            ("messages_sent", Some(10.0)),
+            ("endpoints_targeted", Some(12.0)),
+        ],
+    );
+    let daily = ws.query("SELECT day, endpoint_deliveries FROM campaign_daily_metrics WHERE campaign_id = 'C1' ORDER BY day");
+    assert_eq!(
+        daily,
+        vec![
+            json!({"day": "2026-03-01", "endpoint_deliveries": 3}),
+            json!({"day": "2026-03-02", "endpoint_deliveries": 2}),
+            json!({"day": "2026-03-03", "endpoint_deliveries": 0})
+        ]
+    );
+
+    // Every KPI name of every scope runs, has the columns its name asks for,
+    // and its rates stay within [0, 1].
+    use sendlens_metrics::kpi::{Scope, names};
+    for (scope, function, id) in [
+        (Scope::Campaign, "campaign_kpi", "C1"),
+        (Scope::Application, "application_kpi", "A1"),
+        (Scope::Journey, "journey_kpi", "J1"),
+    ] {
+        for name in names(scope) {
+            let rows = ws.query(&format!(
+                "SELECT * FROM {function}('{name}', '{id}', '2026-03-01', '2026-03-03')"
+            ));
+            for row in &rows {
+                let obj = row.as_object().unwrap();
+                let group = [
+                    "CampaignActivityId",
+                    "Date",
+                    "CampaignId",
+                    "JourneyActivityId",
+                    "CountryCode",
+                    "RecordStatus",
+                    "MessageParts",
+                ]
+                .iter()
+                .filter(|c| obj.contains_key(**c))
+                .count();
+                assert!(group <= 1 && obj.len() <= 2, "{name}: {row}");
+                assert_eq!(
+                    group == 1,
+                    name.contains("grouped-by")
+                        || name.contains("by-parts")
+                        || name.contains("distribution"),
+                    "{name}: {row}"
+                );
+                if let Some(v) = f(row, "Value") {
+                    assert!(v.is_finite() && v >= 0.0, "{name}: {row}");
+                    if name.contains("rate") {
+                        assert!(v <= 1.0, "{name}: {row}");
+                    }
+                }
+            }
+        }
+    }
 }
