@@ -999,3 +999,19 @@ fn journeys_sms_views_and_every_kpi_name() {
         }
     }
 }
+
+#[test]
+fn engagement_by_domain_and_device() {
+    let ws = fixture_workspace();
+    // C1's opens and clicks: machine (M1's bare Mozilla/5.0, M4's image proxy),
+    // mobile (M1 at 12:00 and its two clicks, M6), desktop (M5).
+    let rows = ws.query("SELECT device_class, opens, clicks, opened_messages FROM campaign_engagement_metrics WHERE campaign_id = 'C1' AND recipient_domain = 'example.com' ORDER BY device_class");
+    assert_eq!(
+        rows,
+        vec![
+            json!({"device_class": "desktop", "opens": 1, "clicks": 0, "opened_messages": 1}),
+            json!({"device_class": "machine", "opens": 2, "clicks": 0, "opened_messages": 2}),
+            json!({"device_class": "mobile", "opens": 2, "clicks": 2, "opened_messages": 2}),
+        ]
+    );
+}

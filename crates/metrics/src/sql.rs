@@ -129,7 +129,7 @@ pub fn message_facts() -> String {
 pub fn message_events() -> String {
     "SELECT e.campaign_id, e.run_id, e.treatment_id, e.app_id, e.journey_id, e.journey_activity_id, \
        e.channel, e.event_type, e.message_key, e.endpoint_id, e.iso_country_code, e.record_status, \
-       e.message_parts, e.link, e.occurred_at, message_event_sets(e.event_type, e.channel, e.send_status) AS sets \
+       e.message_parts, e.link, e.address, e.user_agent, e.occurred_at, message_event_sets(e.event_type, e.channel, e.send_status) AS sets \
      FROM events e JOIN (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts WHERE sent) sm \
        ON e.message_key = sm.k_key AND (e.campaign_id IS NOT DISTINCT FROM sm.k_campaign)"
         .to_string()

@@ -92,6 +92,23 @@ pub fn metric_views(tz: &str) -> Vec<View> {
                 .to_string(),
         },
         View {
+            name: "campaign_engagement_metrics",
+            doc: "Email engagement per campaign, recipient domain and device class (user_agent_class of the open or click): opens, clicks, opened and clicked messages.",
+            sql: format!(
+                "SELECT campaign_id, email_domain(address) AS recipient_domain, user_agent_class(user_agent) AS device_class, \
+                   count(*) FILTER (WHERE (sets & {open}) <> 0) AS opens, \
+                   count(*) FILTER (WHERE (sets & {click}) <> 0) AS clicks, \
+                   count(DISTINCT message_key) FILTER (WHERE (sets & {open}) <> 0) AS opened_messages, \
+                   count(DISTINCT message_key) FILTER (WHERE (sets & {click}) <> 0) AS clicked_messages \
+                 FROM message_events \
+                 WHERE channel = 'email' AND campaign_id IS NOT NULL AND (sets & {both}) <> 0 \
+                 GROUP BY campaign_id, email_domain(address), user_agent_class(user_agent)",
+                open = crate::sets::OPEN,
+                click = crate::sets::CLICK,
+                both = crate::sets::OPEN | crate::sets::CLICK,
+            ),
+        },
+        View {
             name: "application_metrics",
             doc: "Every metric per application (project), over its campaigns.",
             sql: sql::metrics(campaign_scope(), None, &[Dim::shared("app_id")], true),
