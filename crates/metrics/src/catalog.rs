@@ -405,6 +405,20 @@ pub fn count_over<'a>(name: &str, messages: impl Iterator<Item = MessageSets<'a>
     Some(messages.map(|m| f(&m)).sum())
 }
 
+/// Where the metric catalog is silent, what sendlens does (printed in the
+/// reference so that users can check it).
+pub const CHOICES: &[&str] = &[
+    "A message is identified by (message_key, campaign_id); its channel, run, treatment, application and endpoint are those of its events.",
+    "rejected and rendering_failures count sent messages, like every other message metric.",
+    "click_through_rate divides by messages_delivered of every channel (clicks exist only for email).",
+    "An SMS message's record_status is that of its _SMS.SUCCESS or _SMS.FAILURE event, else of its _SMS.BUFFERED event.",
+    "Endpoints targeted are counted per (campaign, run, treatment) and summed; an endpoint in two treatments of one run counts twice.",
+    "KPIs grouped by date group messages by the day they were sent, so each day's value is the KPI of that one-day range; unique-deliveries groups delivery events by the day they happened.",
+    "journey-emails-delivered counts sent messages with a delivery event; txn-emails-opened counts opened messages and txn-emails-unique-opens distinct endpoints.",
+    "Application KPIs cover the application's campaigns; the txn-* KPIs its transactional email and SMS (no campaign, no journey).",
+    "An open is taken as automatic (estimated_human_opens leaves it out) when its user agent is an image proxy or scanner, or when the message's last such open came less than 10 seconds after delivery.",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,17 +449,3 @@ mod tests {
         assert_eq!(n, names.len());
     }
 }
-
-/// Where the metric catalog is silent, what sendlens does (printed in the
-/// reference so that users can check it).
-pub const CHOICES: &[&str] = &[
-    "A message is identified by (message_key, campaign_id); its channel, run, treatment, application and endpoint are those of its events.",
-    "rejected and rendering_failures count sent messages, like every other message metric.",
-    "click_through_rate divides by messages_delivered of every channel (clicks exist only for email).",
-    "An SMS message's record_status is that of its _SMS.SUCCESS or _SMS.FAILURE event, else of its _SMS.BUFFERED event.",
-    "Endpoints targeted are counted per (campaign, run, treatment) and summed; an endpoint in two treatments of one run counts twice.",
-    "KPIs grouped by date group messages by the day they were sent, so each day's value is the KPI of that one-day range; unique-deliveries groups delivery events by the day they happened.",
-    "journey-emails-delivered counts sent messages with a delivery event; txn-emails-opened counts opened messages and txn-emails-unique-opens distinct endpoints.",
-    "Application KPIs cover the application's campaigns; the txn-* KPIs its transactional email and SMS (no campaign, no journey).",
-    "An open is taken as automatic (estimated_human_opens leaves it out) when its user agent is an image proxy or scanner, or when the message's last such open came less than 10 seconds after delivery.",
-];
