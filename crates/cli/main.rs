@@ -47,6 +47,8 @@ enum Command {
     Functions(commands::functions::Args),
     /// Compact small data files and cluster them by campaign.
     Optimize(commands::maintenance::OptimizeArgs),
+    /// Rebuild the materialized message facts (ingest, optimize and vacuum do it themselves).
+    Refresh(commands::maintenance::RefreshArgs),
     /// Delete data files the table no longer references.
     Vacuum(commands::maintenance::VacuumArgs),
     /// Write a deterministic synthetic Pinpoint event stream (Firehose layout).
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Campaigns(a) => commands::campaigns::run(&workspace, a),
         Command::Functions(a) => commands::functions::run(a),
         Command::Optimize(a) => commands::maintenance::optimize(&workspace, a),
+        Command::Refresh(a) => commands::maintenance::refresh(&workspace, a),
         Command::Vacuum(a) => commands::maintenance::vacuum(&workspace, a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),

@@ -1015,3 +1015,30 @@ fn engagement_by_domain_and_device() {
         ]
     );
 }
+
+#[test]
+fn ingest_without_refresh_then_refresh() {
+    let ws = Ws::new();
+    let lines: String = fixture().iter().map(|r| format!("{r}\n")).collect();
+    let file = ws.scratch("in").join("events.json");
+    write_file(&file, lines.as_bytes());
+    let p = ws.path();
+    let p = p.to_str().unwrap();
+    crate::support::run_ok(&[
+        "--workspace",
+        p,
+        "ingest",
+        "--no-refresh",
+        file.to_str().unwrap(),
+    ]);
+    let facts = ws.path().join(".sendlens/facts");
+    assert!(!facts.exists(), "--no-refresh leaves the facts alone");
+    let computed = ws.query("SELECT * FROM campaign_metrics ORDER BY campaign_id");
+    let out = crate::support::run_ok(&["--workspace", p, "refresh"]);
+    assert!(out.contains("Message facts are current"), "{out}");
+    assert!(facts.join("v1/_complete").exists());
+    assert_eq!(
+        ws.query("SELECT * FROM campaign_metrics ORDER BY campaign_id"),
+        computed
+    );
+}

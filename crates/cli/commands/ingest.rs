@@ -21,6 +21,11 @@ pub struct Args {
     /// Print the summary as one JSON object (for scripts).
     #[arg(long)]
     pub json: bool,
+    /// Do not rebuild the materialized message facts after the commit (for a
+    /// series of bulk loads; `sendlens refresh` or the next ingest builds them,
+    /// and queries stay correct meanwhile, only slower).
+    #[arg(long)]
+    pub no_refresh: bool,
 }
 
 pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
@@ -38,7 +43,9 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let summary = result?;
-    super::refresh_facts(&rt, &ws)?;
+    if !args.no_refresh {
+        super::refresh_facts(&rt, &ws)?;
+    }
     if args.json {
         println!("{}", summary_json(&summary));
     } else {

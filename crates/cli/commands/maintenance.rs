@@ -53,3 +53,19 @@ pub fn vacuum(workspace: &Path, args: VacuumArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[derive(clap::Args)]
+pub struct RefreshArgs {}
+
+/// Rebuild the materialized message facts for the table's current version.
+pub fn refresh(workspace: &Path, _args: RefreshArgs) -> anyhow::Result<()> {
+    let ws = Workspace::open(workspace)?;
+    let rt = super::runtime()?;
+    let started = std::time::Instant::now();
+    super::refresh_facts(&rt, &ws)?;
+    println!(
+        "Message facts are current ({:.1} s).",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
