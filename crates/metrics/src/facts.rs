@@ -84,8 +84,17 @@ pub async fn register_current(
     };
     for (name, _, _) in tables() {
         let path = format!("{}/", dir.join(name).display());
-        ctx.register_parquet(name, &path, ParquetReadOptions::default())
-            .await?;
+        if ctx
+            .register_parquet(name, &path, ParquetReadOptions::default())
+            .await
+            .is_err()
+        {
+            // A damaged copy must not break queries: answer from the views.
+            for (name, _, _) in tables() {
+                ctx.deregister_table(name)?;
+            }
+            return Ok(false);
+        }
     }
     Ok(true)
 }
