@@ -204,7 +204,17 @@ fn count_data_files(dir: &std::path::Path) -> usize {
 #[test]
 fn help_on_every_subcommand() {
     for sub in [
-        "init", "ingest", "sql", "optimize", "vacuum", "generate", "demo",
+        "init",
+        "ingest",
+        "sql",
+        "metrics",
+        "campaigns",
+        "functions",
+        "optimize",
+        "refresh",
+        "vacuum",
+        "generate",
+        "demo",
     ] {
         let out = run_ok(&[sub, "--help"]);
         assert!(out.contains("Usage: sendlens"), "{sub}: {out}");

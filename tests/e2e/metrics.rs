@@ -1036,7 +1036,12 @@ fn ingest_without_refresh_then_refresh() {
     let computed = ws.query("SELECT * FROM campaign_metrics ORDER BY campaign_id");
     let out = crate::support::run_ok(&["--workspace", p, "refresh"]);
     assert!(out.contains("Message facts are current"), "{out}");
-    assert!(facts.join("v1/_complete").exists());
+    let copy = std::fs::read_dir(&facts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("v1-"))
+        .expect("a copy for table version 1");
+    assert!(copy.join("_complete").exists());
     assert_eq!(
         ws.query("SELECT * FROM campaign_metrics ORDER BY campaign_id"),
         computed

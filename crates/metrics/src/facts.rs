@@ -9,6 +9,7 @@
 //! current one; otherwise `message_facts` stays the view it is defined as, so
 //! answers never depend on whether the copy is there.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
@@ -58,8 +59,14 @@ fn facts_dir(ws: &Workspace) -> PathBuf {
     ws.state_dir().join("facts")
 }
 
+/// A copy is valid for one table version and one definition of the tables:
+/// a sendlens that defines them differently (another release) rebuilds.
 fn version_dir(ws: &Workspace, version: u64) -> PathBuf {
-    facts_dir(ws).join(format!("v{version}"))
+    let mut h = DefaultHasher::new();
+    for (name, query, order) in tables() {
+        (name, query, order).hash(&mut h);
+    }
+    facts_dir(ws).join(format!("v{version}-{:016x}", h.finish()))
 }
 
 fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
