@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rt.handle(),
     )?;
     super::ingest::print_summary(&summary);
-    super::refresh_facts(&rt, &ws)?;
+    super::refresh_facts_or_warn(&rt, &ws);
     println!();
     println!("Campaigns in the sample (top 10 by messages sent, from the campaign_metrics view):");
     rt.block_on(async {

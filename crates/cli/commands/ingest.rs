@@ -44,7 +44,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
     }
     let summary = result?;
     if !args.no_refresh {
-        super::refresh_facts(&rt, &ws)?;
+        super::refresh_facts_or_warn(&rt, &ws);
     }
     if args.json {
         println!("{}", summary_json(&summary));

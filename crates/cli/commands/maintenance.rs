@@ -21,7 +21,7 @@ pub fn optimize(workspace: &Path, _args: OptimizeArgs) -> anyhow::Result<()> {
     let ws = Workspace::open(workspace)?;
     let rt = super::runtime()?;
     let r = rt.block_on(maintenance::optimize(&ws))?;
-    super::refresh_facts(&rt, &ws)?;
+    super::refresh_facts_or_warn(&rt, &ws);
     println!(
         "Rewrote {} files into {} in {} partitions{}.",
         r.files_removed,
@@ -42,7 +42,7 @@ pub fn vacuum(workspace: &Path, args: VacuumArgs) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     let r = rt.block_on(maintenance::vacuum(&ws, args.retain_days, args.dry_run))?;
     if !args.dry_run {
-        super::refresh_facts(&rt, &ws)?;
+        super::refresh_facts_or_warn(&rt, &ws);
     }
     let verb = if r.dry_run { "Would delete" } else { "Deleted" };
     println!("{verb} {} files.", r.files_deleted.len());

@@ -26,3 +26,14 @@ pub fn refresh_facts(
     rt.block_on(sendlens_metrics::facts::refresh(ws))?;
     Ok(())
 }
+
+/// The same after a command whose own work is done (committed): a failure
+/// is reported, not fatal, because queries stay correct without the copy.
+pub fn refresh_facts_or_warn(rt: &tokio::runtime::Runtime, ws: &sendlens_store::Workspace) {
+    if let Err(e) = refresh_facts(rt, ws) {
+        eprintln!(
+            "warning: the table is committed, but the materialized message facts could not be rebuilt ({e:#}); \
+             queries stay correct and compute them from the events; run `sendlens refresh` to retry"
+        );
+    }
+}

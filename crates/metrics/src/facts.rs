@@ -17,8 +17,6 @@ use std::sync::Arc;
 use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::memory_pool::FairSpillPool;
-use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use deltalake::DeltaTable;
@@ -47,9 +45,6 @@ fn tables() -> [(&'static str, String, &'static str); 3] {
         ),
     ]
 }
-
-/// Memory the rebuild may hold before it spills (bytes).
-const REFRESH_MEMORY: usize = 512 * 1024 * 1024;
 
 /// Rows per row group: small enough that one campaign's rows are a few row
 /// groups of the file, which is sorted by campaign.
@@ -116,12 +111,7 @@ pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
     if let Some(dir) = current(ws, &table) {
         return Ok(Some(dir));
     }
-    // The rebuild groups and sorts every message: bound its memory and let
-    // the sorts spill to disk, so that it does not grow with the table.
-    let runtime = RuntimeEnvBuilder::new()
-        .with_memory_pool(Arc::new(FairSpillPool::new(REFRESH_MEMORY)))
-        .build_arc()?;
-    let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
+    let ctx = SessionContext::new_with_config(SessionConfig::new());
     crate::register_table(&ctx, &table).await?;
     crate::register_functions(&ctx);
     let root = facts_dir(ws);
