@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use datafusion::logical_expr::Documentation;
 use sendlens_metrics::{catalog, table_fns, udaf, udf, views};
 
 #[derive(clap::Args)]
@@ -14,32 +15,34 @@ pub struct Args {
     pub markdown: bool,
 }
 
+/// Syntax, description, arguments and example of a documented function.
+fn full_text(d: &Documentation) -> String {
+    let mut full = format!("{}\n\n{}\n", d.syntax_example, d.description);
+    for (a, desc) in d.arguments.iter().flatten() {
+        full.push_str(&format!("  {a}: {desc}\n"));
+    }
+    if let Some(ex) = &d.sql_example {
+        full.push_str(&format!("\nExample:\n{ex}\n"));
+    }
+    full
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let scalars = udf::all();
     let aggregates = udaf::all();
     let mut entries: Vec<(String, &str, String, String)> = Vec::new();
-    for f in &scalars {
-        if let Some(d) = f.documentation() {
-            let mut full = format!("{}\n\n{}\n", d.syntax_example, d.description);
-            for (a, desc) in d.arguments.iter().flatten() {
-                full.push_str(&format!("  {a}: {desc}\n"));
-            }
-            if let Some(ex) = &d.sql_example {
-                full.push_str(&format!("\nExample:\n{ex}\n"));
-            }
-            entries.push((f.name().to_string(), "scalar", d.description.clone(), full));
-        }
-    }
-    for f in &aggregates {
-        if let Some(d) = f.documentation() {
-            let full = format!("{}\n\n{}\n", d.syntax_example, d.description);
-            entries.push((
-                f.name().to_string(),
-                "aggregate",
-                d.description.clone(),
-                full,
-            ));
+    let documented = scalars
+        .iter()
+        .map(|f| (f.name(), "scalar", f.documentation()))
+        .chain(
+            aggregates
+                .iter()
+                .map(|f| (f.name(), "aggregate", f.documentation())),
+        );
+    for (name, kind, doc) in documented {
+        if let Some(d) = doc {
+            entries.push((name.to_string(), kind, d.description.clone(), full_text(d)));
         }
     }
     for (name, usage, doc, _) in table_fns::TABLE_FUNCTIONS {

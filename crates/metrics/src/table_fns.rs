@@ -42,11 +42,6 @@ impl SqlTable {
     pub fn new(sql: String, schema: SchemaRef) -> Self {
         Self { sql, schema }
     }
-
-    /// The query (for EXPLAIN-minded users and tests).
-    pub fn sql(&self) -> &str {
-        &self.sql
-    }
 }
 
 #[async_trait]
@@ -215,8 +210,6 @@ pub struct SendlensTableFunction {
     pub name: &'static str,
     /// Call syntax.
     pub usage: &'static str,
-    /// What it returns.
-    pub doc: &'static str,
     kind: Kind,
     default_tz: String,
     schema: Option<SchemaRef>,
@@ -394,7 +387,7 @@ pub async fn register(ctx: &SessionContext, default_tz: &str) -> Result<()> {
         end: NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid"),
         tz: default_tz.to_string(),
     };
-    for (name, usage, doc, kind) in TABLE_FUNCTIONS {
+    for (name, usage, _, kind) in TABLE_FUNCTIONS {
         let schema = match kind {
             Kind::Kpi(_) => None,
             Kind::Runs => Some(runs_sql("", None)),
@@ -416,7 +409,6 @@ pub async fn register(ctx: &SessionContext, default_tz: &str) -> Result<()> {
             Arc::new(SendlensTableFunction {
                 name,
                 usage,
-                doc,
                 kind: *kind,
                 default_tz: default_tz.to_string(),
                 schema,

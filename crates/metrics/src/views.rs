@@ -165,6 +165,8 @@ const MAIL: &str = "message_id, sent_at AS message_send_timestamp, from_address,
 const SMS: &str = "attributes['sender_request_id'] AS sender_request_id, address AS destination_phone_number, \
     record_status, iso_country_code, message_parts AS number_of_message_parts, message_id, message_type";
 
+const ORIGINATION: &str = "attributes['origination_phone_number'] AS origination_phone_number";
+
 const TAIL: &str =
     "attributes AS message_tags, date_trunc('hour', occurred_at) AS ingest_timestamp";
 
@@ -174,6 +176,14 @@ fn select(event_type: &str, columns: &[&str]) -> String {
         columns.join(", "),
         lit(event_type)
     )
+}
+
+/// An SMS view: the common and SMS columns, the view's own, price, tags.
+fn sms_view(event_type: &str, own: &[&str]) -> String {
+    let mut columns = vec![COMMON, SMS];
+    columns.extend_from_slice(own);
+    columns.extend(["price_millicents AS price_in_millicents_usd", TAIL]);
+    select(event_type, &columns)
 }
 
 /// One row per element of a recipients array, as the solution's
@@ -304,56 +314,22 @@ pub fn due_views() -> Vec<View> {
         View {
             name: "sms_buffered",
             doc: "Compatibility view: _SMS.BUFFERED events.",
-            sql: select(
-                "_SMS.BUFFERED",
-                &[
-                    COMMON,
-                    SMS,
-                    "price_millicents AS price_in_millicents_usd",
-                    TAIL,
-                ],
-            ),
+            sql: sms_view("_SMS.BUFFERED", &[]),
         },
         View {
             name: "sms_success",
             doc: "Compatibility view: _SMS.SUCCESS events.",
-            sql: select(
-                "_SMS.SUCCESS",
-                &[
-                    COMMON,
-                    SMS,
-                    "attributes['origination_phone_number'] AS origination_phone_number",
-                    "price_millicents AS price_in_millicents_usd",
-                    TAIL,
-                ],
-            ),
+            sql: sms_view("_SMS.SUCCESS", &[ORIGINATION]),
         },
         View {
             name: "sms_failure",
             doc: "Compatibility view: _SMS.FAILURE events.",
-            sql: select(
-                "_SMS.FAILURE",
-                &[
-                    COMMON,
-                    SMS,
-                    "price_millicents AS price_in_millicents_usd",
-                    TAIL,
-                ],
-            ),
+            sql: sms_view("_SMS.FAILURE", &[]),
         },
         View {
             name: "sms_optout",
             doc: "Compatibility view: _SMS.OPTOUT events.",
-            sql: select(
-                "_SMS.OPTOUT",
-                &[
-                    COMMON,
-                    SMS,
-                    "attributes['origination_phone_number'] AS origination_phone_number",
-                    "price_millicents AS price_in_millicents_usd",
-                    TAIL,
-                ],
-            ),
+            sql: sms_view("_SMS.OPTOUT", &[ORIGINATION]),
         },
         View {
             name: "campaign_send",

@@ -10,13 +10,12 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array};
-use datafusion::arrow::compute::cast;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Documentation, ScalarUDF, Signature, TypeSignature, Volatility};
 
-use super::{DOC_SECTION, SimpleUdf, utf8};
+use super::{DOC_SECTION, SimpleUdf, float64, utf8};
 
 /// An open this soon after delivery is taken as automatic.
 pub const MACHINE_OPEN_SECONDS: f64 = 10.0;
@@ -72,8 +71,7 @@ pub fn is_machine_open(ua: Option<&str>, seconds_after_delivery: Option<f64>) ->
 
 fn kernel(args: &[ArrayRef]) -> Result<ArrayRef> {
     let ua = utf8(&args[0])?;
-    let secs = cast(&args[1], &DataType::Float64)?;
-    let secs = secs.as_any().downcast_ref::<Float64Array>().expect("f64");
+    let secs = float64(&args[1])?;
     let out: BooleanArray = (0..ua.len())
         .map(|i| {
             let u = (!ua.is_null(i)).then(|| ua.value(i));

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
@@ -124,6 +124,16 @@ pub fn utf8(array: &ArrayRef) -> Result<StringArray> {
         .as_any()
         .downcast_ref::<StringArray>()
         .expect("cast to Utf8 gives a StringArray")
+        .clone())
+}
+
+/// An argument as a `Float64` array, whatever numeric type (or NULL) it came as.
+pub fn float64(array: &ArrayRef) -> Result<Float64Array> {
+    let cast = cast(array, &DataType::Float64)?;
+    Ok(cast
+        .as_any()
+        .downcast_ref::<Float64Array>()
+        .expect("cast to Float64 gives a Float64Array")
         .clone())
 }
 

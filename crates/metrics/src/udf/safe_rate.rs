@@ -3,12 +3,11 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array};
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Documentation, ScalarUDF, Signature, Volatility};
 
-use super::{DOC_SECTION, SimpleUdf};
+use super::{DOC_SECTION, SimpleUdf, float64};
 
 /// A rate as the metric catalog defines it: `numerator / denominator`, NULL
 /// when the denominator is 0 or NULL (never NaN, never an error).
@@ -18,10 +17,7 @@ pub fn rate(numerator: f64, denominator: f64) -> Option<f64> {
 }
 
 fn kernel(args: &[ArrayRef]) -> Result<ArrayRef> {
-    let num = cast(&args[0], &DataType::Float64)?;
-    let den = cast(&args[1], &DataType::Float64)?;
-    let num = num.as_any().downcast_ref::<Float64Array>().expect("f64");
-    let den = den.as_any().downcast_ref::<Float64Array>().expect("f64");
+    let (num, den) = (float64(&args[0])?, float64(&args[1])?);
     let out: Float64Array = num
         .iter()
         .zip(den.iter())

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Float64Array};
-use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Documentation, ScalarUDF, Signature, Volatility};
 
-use super::{DOC_SECTION, SimpleUdf};
+use super::{DOC_SECTION, SimpleUdf, float64};
 
 /// Complementary error function (Numerical Recipes' `erfcc`, fractional error
 /// below 1.2e-7, which is far below what a p-value is read to).
@@ -48,17 +47,12 @@ pub fn p_value(sa: f64, na: f64, sb: f64, nb: f64) -> Option<f64> {
 }
 
 fn kernel(args: &[ArrayRef]) -> Result<ArrayRef> {
-    let cols = args
-        .iter()
-        .map(|a| cast(a, &DataType::Float64))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let f = |i: usize| {
-        cols[i]
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("f64")
-    };
-    let (sa, na, sb, nb) = (f(0), f(1), f(2), f(3));
+    let (sa, na, sb, nb) = (
+        float64(&args[0])?,
+        float64(&args[1])?,
+        float64(&args[2])?,
+        float64(&args[3])?,
+    );
     let out: Float64Array = (0..sa.len())
         .map(|i| {
             use datafusion::arrow::array::Array;
