@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// Ingest allocates and frees batch-sized buffers over and over: mimalloc
+// reuses them instead of returning pages to the kernel and faulting them in
+// again (about a tenth of ingest time with the system allocator).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sendlens",

@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::{
     Array, ArrayBuilder, ArrayRef, BinaryBuilder, Date32Builder, Float64Builder, Int32Builder,
-    Int64Builder, MapArray, StringBuilder, StructArray, TimestampMicrosecondBuilder,
+    Int64Builder, MapArray, StringArray, StringBuilder, StructArray, TimestampMicrosecondBuilder,
+    UInt32Array,
 };
-use datafusion::arrow::buffer::OffsetBuffer;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::compute::{SortColumn, lexsort_to_indices, take};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
@@ -22,8 +24,37 @@ pub struct Provenance<'a> {
     pub source_file: &'a str,
     pub source_offset: u64,
     pub record_hash: u128,
-    pub raw: &'a str,
+    pub raw: Raw<'a>,
 }
+
+/// The stored text of a record.
+///
+/// Record text is the largest column by far. Rather than copying it into the
+/// builder and then again into sorted order, the builder can keep where it
+/// lies in the caller's input chunks and copy it once, in sorted order, when
+/// the batch is finished (see [`EventBatchBuilder::finish_sorted`]).
+#[derive(Debug, Clone, Copy)]
+pub enum Raw<'a> {
+    /// `len` bytes at `start` of the caller's chunk number `chunk`; they are
+    /// valid UTF-8.
+    InChunk {
+        chunk: u32,
+        start: usize,
+        len: usize,
+    },
+    /// Text held elsewhere (a rewritten record): copied into the builder.
+    Text(&'a str),
+}
+
+/// Where one row's raw text is: a chunk, or `OWNED` for the builder's own buffer.
+#[derive(Clone, Copy)]
+struct RawSlot {
+    chunk: u32,
+    start: usize,
+    len: usize,
+}
+
+const OWNED: u32 = u32::MAX;
 
 enum Col {
     Date(Date32Builder),
@@ -47,6 +78,9 @@ struct MapCol {
 /// Accumulates events column by column, in the order of [`COLUMNS`].
 pub struct EventBatchBuilder {
     cols: Vec<Col>,
+    /// Raw text of each row (the last column), resolved at finish.
+    raw: Vec<RawSlot>,
+    owned_raw: Vec<u8>,
     rows: usize,
     bytes: usize,
 }
@@ -64,8 +98,10 @@ fn opt<'b>(v: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
 impl EventBatchBuilder {
     pub fn new() -> Self {
         let schema = event_schema();
-        let cols = schema
-            .fields()
+        let fields = schema.fields();
+        // The raw text, last, is kept apart: see [`Raw`].
+        debug_assert_eq!(fields.last().map(|f| f.name().as_str()), Some("raw"));
+        let cols = fields[..fields.len() - 1]
             .iter()
             .map(|f| match f.data_type() {
                 DataType::Date32 => Col::Date(Date32Builder::new()),
@@ -88,6 +124,8 @@ impl EventBatchBuilder {
             .collect();
         EventBatchBuilder {
             cols,
+            raw: Vec::new(),
+            owned_raw: Vec::new(),
             rows: 0,
             bytes: 0,
         }
@@ -189,15 +227,102 @@ impl EventBatchBuilder {
             }
             m.offsets.push(m.keys.len() as i32);
         }
-        self.text(39, Some(p.raw));
-        self.bytes += 64;
+        let slot = match p.raw {
+            Raw::InChunk { chunk, start, len } => RawSlot { chunk, start, len },
+            Raw::Text(t) => {
+                let start = self.owned_raw.len();
+                self.owned_raw.extend_from_slice(t.as_bytes());
+                RawSlot {
+                    chunk: OWNED,
+                    start,
+                    len: t.len(),
+                }
+            }
+        };
+        self.raw.push(slot);
+        self.bytes += slot.len + 64;
         self.rows += 1;
     }
 
-    /// Finish the rows appended so far into one batch and start anew.
-    pub fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+    /// Finish the rows appended so far into one batch sorted by `sort_by`
+    /// (column names, ascending, nulls first) and start anew. `chunks` are
+    /// the caller's chunks that [`Raw::InChunk`] rows point into.
+    pub fn finish_sorted(
+        &mut self,
+        sort_by: &[&str],
+        chunks: &[&[u8]],
+    ) -> Result<RecordBatch, ArrowError> {
         let schema = event_schema();
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len());
+        let n = self.cols.len();
+        let mut arrays = self.finish_columns(&schema)?;
+        let sort_columns = sort_by
+            .iter()
+            .map(|name| {
+                Ok(SortColumn {
+                    values: arrays[schema.index_of(name)?].clone(),
+                    options: None,
+                })
+            })
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        let indices = if sort_columns.is_empty() {
+            UInt32Array::from_iter_values(0..self.rows as u32)
+        } else {
+            lexsort_to_indices(&sort_columns, None)?
+        };
+        for a in arrays.iter_mut() {
+            *a = take(a.as_ref(), &indices, None)?;
+        }
+        let raw = self.finish_raw(indices.values(), chunks)?;
+        arrays.push(raw);
+        debug_assert_eq!(arrays.len(), n + 1);
+        self.rows = 0;
+        self.bytes = 0;
+        RecordBatch::try_new(schema, arrays)
+    }
+
+    /// The raw text column, copied once from where each row's text lies, in
+    /// `order`.
+    fn finish_raw(&mut self, order: &[u32], chunks: &[&[u8]]) -> Result<ArrayRef, ArrowError> {
+        let total: usize = self.raw.iter().map(|s| s.len).sum();
+        let mut values = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(order.len() + 1);
+        offsets.push(0i32);
+        for &i in order {
+            let slot = self.raw[i as usize];
+            let source = if slot.chunk == OWNED {
+                &self.owned_raw[..]
+            } else {
+                chunks.get(slot.chunk as usize).copied().ok_or_else(|| {
+                    ArrowError::InvalidArgumentError(format!(
+                        "raw text in missing chunk {}",
+                        slot.chunk
+                    ))
+                })?
+            };
+            let bytes = source
+                .get(slot.start..slot.start + slot.len)
+                .ok_or_else(|| {
+                    ArrowError::InvalidArgumentError("raw text outside its chunk".into())
+                })?;
+            values.extend_from_slice(bytes);
+            offsets.push(i32::try_from(values.len()).map_err(|_| {
+                ArrowError::InvalidArgumentError("raw text of one batch over 2 GiB".into())
+            })?);
+        }
+        self.raw.clear();
+        self.owned_raw.clear();
+        // Validates UTF-8 once over the whole buffer.
+        let array = StringArray::try_new(
+            OffsetBuffer::new(ScalarBuffer::from(offsets)),
+            Buffer::from_vec(values),
+            None,
+        )?;
+        Ok(Arc::new(array))
+    }
+
+    /// Every column but the raw text, in append order.
+    fn finish_columns(&mut self, schema: &SchemaRef) -> Result<Vec<ArrayRef>, ArrowError> {
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len() + 1);
         for (col, field) in self.cols.iter_mut().zip(schema.fields()) {
             let array: ArrayRef = match col {
                 Col::Date(b) => Arc::new(b.finish()),
@@ -249,9 +374,7 @@ impl EventBatchBuilder {
             };
             arrays.push(array);
         }
-        self.rows = 0;
-        self.bytes = 0;
-        RecordBatch::try_new(schema, arrays)
+        Ok(arrays)
     }
 }
 
@@ -325,14 +448,41 @@ mod tests {
             source_file: "f",
             source_offset: 3,
             record_hash: 7,
-            raw: "{}",
+            raw: Raw::Text("{}"),
         };
         b.append(&e, &p);
+        let chunk = br#"..{"a":1}"#;
+        let later = Event {
+            occurred_at: 2 * 86_400_000_000,
+            ..e.clone()
+        };
+        b.append(
+            &later,
+            &Provenance {
+                raw: Raw::InChunk {
+                    chunk: 0,
+                    start: 2,
+                    len: 7,
+                },
+                ..p
+            },
+        );
         b.append(&e, &p);
-        let batch = b.finish().unwrap();
-        assert_eq!(batch.num_rows(), 2);
+        let batch = b.finish_sorted(&["event_date"], &[chunk]).unwrap();
+        assert_eq!(batch.num_rows(), 3);
         assert_eq!(batch.num_columns(), COLUMNS.len());
+        let raw = batch
+            .column_by_name("raw")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap();
+        // Sorted by date: the chunk row moves last, with its text.
+        assert_eq!(
+            raw.iter().collect::<Vec<_>>(),
+            [Some("{}"), Some("{}"), Some(r#"{"a":1}"#)]
+        );
         assert!(b.is_empty());
-        assert_eq!(b.finish().unwrap().num_rows(), 0);
+        assert_eq!(b.finish_sorted(&[], &[]).unwrap().num_rows(), 0);
     }
 }

@@ -17,20 +17,19 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, Date32Array};
-use datafusion::arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
-use datafusion::arrow::record_batch::RecordBatch;
 use delta_kernel::expressions::Scalar;
+use delta_kernel::table_properties::DataSkippingNumIndexedCols;
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::kernel::{Action, Add};
+use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use indexmap::IndexMap;
-use sendlens_events::batch::Provenance;
+use sendlens_events::batch::{Provenance, Raw};
 use sendlens_events::hash::record_hash;
 use sendlens_events::schema::EVENT_DATE;
 use sendlens_events::source::list_inputs;
-use sendlens_events::split::{Chunk, split_concatenated};
+use sendlens_events::split::{CHUNK_BYTES, Chunk, split_concatenated};
 use sendlens_events::{
     DecodeOptions, Event, EventBatchBuilder, PiiScrubber, Reject, SourceFormat, SourceItem,
     decode_record, open_source,
@@ -259,14 +258,13 @@ fn ingest_id() -> String {
 
 fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
     let mut totals = WorkerTotals::default();
-    let writer = RecordBatchWriter::for_table(shared.table)?
-        .with_writer_properties(table::writer_properties())
-        .with_target_file_size(TARGET_FILE_BYTES);
     let mut sink = Sink {
-        writer,
+        writer: new_writer(shared.table)?,
         builder: EventBatchBuilder::new(),
         open_dates: BTreeSet::new(),
         adds: Vec::new(),
+        retained: Vec::new(),
+        spare: Vec::new(),
     };
     let mut chunk = Chunk::default();
     loop {
@@ -277,20 +275,40 @@ fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
         ingest_file(shared, path, &mut chunk, &mut sink, &mut totals)?;
         shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
-    sink.write_batch(shared)?;
+    sink.write_batch(shared, &[])?;
     sink.finish_files(shared)?;
     totals.adds = sink.adds;
     Ok(totals)
 }
 
+/// A writer that streams Parquet files into the table's partitions, rolling
+/// over at [`TARGET_FILE_BYTES`]. Files are uploaded as they are written (in
+/// parts), so memory holds a row group per open partition, not whole files.
+fn new_writer(table: &DeltaTable) -> Result<DeltaWriter> {
+    let config = WriterConfig::new(
+        sendlens_events::schema::event_schema(),
+        vec![EVENT_DATE.to_string()],
+        Some(table::writer_properties()),
+        std::num::NonZeroU64::new(TARGET_FILE_BYTES),
+        Some(BATCH_ROWS),
+        DataSkippingNumIndexedCols::NumColumns(table::INDEXED_COLUMNS as u64),
+        None,
+    );
+    Ok(DeltaWriter::new(table.object_store(), config))
+}
+
 /// A worker's way to the table: buffered rows, the Parquet writer, and the
 /// files it has finished (committed by the caller, all at once).
 struct Sink {
-    writer: RecordBatchWriter,
+    writer: DeltaWriter,
     builder: EventBatchBuilder,
     /// Partitions with a file open in the writer.
     open_dates: BTreeSet<i32>,
     adds: Vec<Add>,
+    /// Input chunks that buffered rows' raw text points into ([`Raw::InChunk`]).
+    retained: Vec<Vec<u8>>,
+    /// Chunk buffers to reuse once their rows are written.
+    spare: Vec<Vec<u8>>,
 }
 
 /// Each open partition file holds a row group in memory; finishing the files
@@ -299,13 +317,52 @@ struct Sink {
 const MAX_OPEN_PARTITIONS: usize = 3;
 
 impl Sink {
+    /// Keep the current chunk's bytes while buffered rows point into them.
+    /// A full chunk's buffer is kept as it is, and the reader gets a spare
+    /// one; a small chunk (a small file) is copied, so that what is kept
+    /// stays in proportion to the rows buffered.
+    fn retain_chunk(&mut self, chunk: &mut Chunk) {
+        if self.builder.is_empty() {
+            return;
+        }
+        if chunk.data.len() < chunk.data.capacity() / 2 {
+            self.retained.push(chunk.data.clone());
+        } else {
+            let spare = self.spare.pop().unwrap_or_default();
+            self.retained
+                .push(std::mem::replace(&mut chunk.data, spare));
+        }
+    }
+
+    /// Index that rows from the chunk being read get in [`Raw::InChunk`].
+    fn current_chunk(&self) -> u32 {
+        self.retained.len() as u32
+    }
+
     /// Sort the buffered rows by (event_date, campaign_id, sent_at) and hand
-    /// each date's rows to the writer as a zero-copy slice.
-    fn write_batch(&mut self, shared: &Shared<'_>) -> Result<()> {
+    /// each date's rows to the writer as a zero-copy slice. `current` is the
+    /// chunk being read, if rows point into it.
+    fn write_batch(&mut self, shared: &Shared<'_>, current: &[u8]) -> Result<()> {
         if self.builder.is_empty() {
             return Ok(());
         }
-        let batch = sort_for_layout(&self.builder.finish()?)?;
+        let chunks: Vec<&[u8]> = self
+            .retained
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(current))
+            .collect();
+        let batch = self
+            .builder
+            .finish_sorted(&[EVENT_DATE, "campaign_id", "sent_at"], &chunks)?;
+        drop(chunks);
+        for mut data in self.retained.drain(..) {
+            // Copies of small chunks are not worth keeping.
+            if data.capacity() >= CHUNK_BYTES {
+                data.clear();
+                self.spare.push(data);
+            }
+        }
         let dates = batch
             .column(0)
             .as_any()
@@ -324,11 +381,10 @@ impl Sink {
             }
             self.open_dates.insert(date);
             let partition = IndexMap::from([(EVENT_DATE.to_string(), Scalar::Date(date))]);
-            shared.rt.block_on(self.writer.write_partition(
-                batch.slice(start, end - start),
-                &partition,
-                WriteMode::Default,
-            ))?;
+            shared.rt.block_on(
+                self.writer
+                    .write_partition(batch.slice(start, end - start), &partition),
+            )?;
             start = end;
         }
         Ok(())
@@ -336,7 +392,8 @@ impl Sink {
 
     /// Close every open file; their Add actions wait for the commit.
     fn finish_files(&mut self, shared: &Shared<'_>) -> Result<()> {
-        self.adds.extend(shared.rt.block_on(self.writer.flush())?);
+        let writer = std::mem::replace(&mut self.writer, new_writer(shared.table)?);
+        self.adds.extend(shared.rt.block_on(writer.close())?);
         self.open_dates.clear();
         Ok(())
     }
@@ -350,9 +407,14 @@ fn accept<'a>(
     totals: &mut WorkerTotals,
     source_name: &str,
     mut event: Event<'a>,
-    text: &'a str,
-    offset: u64,
+    record: Record<'a>,
 ) -> Result<()> {
+    let Record {
+        text,
+        chunk,
+        start,
+        offset,
+    } = record;
     let hash = record_hash(text.as_bytes(), event.event_id.as_deref());
     if !shared.dedupe.insert(event.event_date(), hash)? {
         totals.duplicates += 1;
@@ -360,20 +422,38 @@ fn accept<'a>(
     }
     let mut raw = Cow::Borrowed(text);
     shared.scrubber.scrub(&mut event, &mut raw);
+    let raw = match &raw {
+        Cow::Borrowed(_) => Raw::InChunk {
+            chunk: sink.current_chunk(),
+            start,
+            len: text.len(),
+        },
+        Cow::Owned(rewritten) => Raw::Text(rewritten),
+    };
     sink.builder.append(
         &event,
         &Provenance {
             source_file: source_name,
             source_offset: offset,
             record_hash: hash,
-            raw: &raw,
+            raw,
         },
     );
     totals.stored += 1;
     if sink.builder.len() >= BATCH_ROWS || sink.builder.approx_bytes() >= BATCH_BYTES {
-        sink.write_batch(shared)?;
+        sink.write_batch(shared, chunk)?;
     }
     Ok(())
+}
+
+/// One record's text, and where it lies.
+struct Record<'a> {
+    text: &'a str,
+    /// The chunk's bytes, and where `text` starts in them.
+    chunk: &'a [u8],
+    start: usize,
+    /// Position in the source file.
+    offset: u64,
 }
 
 fn ingest_file(
@@ -403,55 +483,16 @@ fn ingest_file(
         }
 
         // Decode every record of the chunk; events borrow from the chunk.
-        let chunk: &Chunk = chunk;
-        let mut chunk_records = 0u64;
-        for span in &chunk.records {
-            let bytes = chunk.record(span);
-            let reject = |reason: String, offset: u64, bytes: &[u8]| {
-                Reject::at(
-                    &source_name,
-                    is_parquet,
-                    span.line,
-                    offset,
-                    reason,
-                    bytes.to_vec(),
-                )
-            };
-            chunk_records += 1;
-            let text = match std::str::from_utf8(bytes) {
-                Ok(t) => t,
-                Err(e) => {
-                    local_rejects.push(reject(
-                        format!(
-                            "not UTF-8 text: invalid byte at position {}",
-                            e.valid_up_to()
-                        ),
-                        span.offset,
-                        bytes,
-                    ));
-                    continue;
-                }
-            };
-            match decode_record(text, hint, &shared.decode) {
-                Ok(event) => accept(shared, sink, totals, &source_name, event, text, span.offset)?,
-                Err(e) if e.is_trailing_data() && !is_parquet => {
-                    // Several records on one line, with no separator.
-                    let pieces = split_concatenated(bytes);
-                    chunk_records += pieces.len() as u64 - 1;
-                    for (s, e) in pieces {
-                        let piece = &text[s..e];
-                        let offset = span.offset + s as u64;
-                        match decode_record(piece, hint, &shared.decode) {
-                            Ok(event) => {
-                                accept(shared, sink, totals, &source_name, event, piece, offset)?
-                            }
-                            Err(err) => local_rejects.push(reject(err.0, offset, piece.as_bytes())),
-                        }
-                    }
-                }
-                Err(e) => local_rejects.push(reject(e.0, span.offset, bytes)),
-            }
-        }
+        let chunk_records = decode_chunk(
+            shared,
+            chunk,
+            &source_name,
+            hint,
+            sink,
+            totals,
+            &mut local_rejects,
+        )?;
+        sink.retain_chunk(chunk);
         totals.records += chunk_records;
         shared
             .progress
@@ -476,16 +517,82 @@ fn ingest_file(
     Ok(())
 }
 
-fn sort_for_layout(batch: &RecordBatch) -> Result<RecordBatch> {
-    let col = |name: &str| -> Result<SortColumn> {
-        Ok(SortColumn {
-            values: batch.column(batch.schema().index_of(name)?).clone(),
-            options: None,
-        })
-    };
-    let indices = lexsort_to_indices(
-        &[col("event_date")?, col("campaign_id")?, col("sent_at")?],
-        None,
-    )?;
-    Ok(take_record_batch(batch, &indices)?)
+/// Decode and store (or reject) every record of `chunk`; returns how many
+/// records it held.
+#[allow(clippy::too_many_arguments)]
+fn decode_chunk(
+    shared: &Shared<'_>,
+    chunk: &Chunk,
+    source_name: &str,
+    hint: Option<SourceFormat>,
+    sink: &mut Sink,
+    totals: &mut WorkerTotals,
+    local_rejects: &mut Vec<Reject>,
+) -> Result<u64> {
+    let is_parquet = hint == Some(SourceFormat::FirehoseParquet);
+    let mut chunk_records = 0u64;
+    {
+        for span in &chunk.records {
+            let bytes = chunk.record(span);
+            let reject = |reason: String, offset: u64, bytes: &[u8]| {
+                Reject::at(
+                    source_name,
+                    is_parquet,
+                    span.line,
+                    offset,
+                    reason,
+                    bytes.to_vec(),
+                )
+            };
+            chunk_records += 1;
+            let text = match std::str::from_utf8(bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    local_rejects.push(reject(
+                        format!(
+                            "not UTF-8 text: invalid byte at position {}",
+                            e.valid_up_to()
+                        ),
+                        span.offset,
+                        bytes,
+                    ));
+                    continue;
+                }
+            };
+            match decode_record(text, hint, &shared.decode) {
+                Ok(event) => {
+                    let record = Record {
+                        text,
+                        chunk: &chunk.data,
+                        start: span.start,
+                        offset: span.offset,
+                    };
+                    accept(shared, sink, totals, source_name, event, record)?
+                }
+                Err(e) if e.is_trailing_data() && !is_parquet => {
+                    // Several records on one line, with no separator.
+                    let pieces = split_concatenated(bytes);
+                    chunk_records += pieces.len() as u64 - 1;
+                    for (s, e) in pieces {
+                        let piece = &text[s..e];
+                        let offset = span.offset + s as u64;
+                        match decode_record(piece, hint, &shared.decode) {
+                            Ok(event) => {
+                                let record = Record {
+                                    text: piece,
+                                    chunk: &chunk.data,
+                                    start: span.start + s,
+                                    offset,
+                                };
+                                accept(shared, sink, totals, source_name, event, record)?
+                            }
+                            Err(err) => local_rejects.push(reject(err.0, offset, piece.as_bytes())),
+                        }
+                    }
+                }
+                Err(e) => local_rejects.push(reject(e.0, span.offset, bytes)),
+            }
+        }
+    }
+    Ok(chunk_records)
 }
