@@ -34,7 +34,7 @@ struct Cli {
     workspace: Option<PathBuf>,
 
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -43,6 +43,8 @@ enum Command {
     Init(commands::init::Args),
     /// Read event exports (files or folders, plain or gzip, JSON or Parquet) into the workspace.
     Ingest(commands::ingest::Args),
+    /// The interactive SQL shell (also what `sendlens` alone opens).
+    Shell(sendlens_shell::ShellArgs),
     /// Run SQL over the workspace's tables and print the result.
     Sql(commands::sql::Args),
     /// Print the campaign page: delivery counts, rates, deliveries per day, runs.
@@ -66,8 +68,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let workspace = cli.workspace.unwrap_or_else(|| PathBuf::from("."));
-    let result = match cli.command {
+    let Some(command) = cli.command else {
+        return shell(&workspace, sendlens_shell::ShellArgs::default());
+    };
+    let result = match command {
         Command::Init(a) => commands::init::run(&workspace, a),
+        Command::Shell(a) => return shell(&workspace, a),
         Command::Ingest(a) => commands::ingest::run(&workspace, a),
         Command::Sql(a) => commands::sql::run(&workspace, a),
         Command::Metrics(a) => commands::metrics::run(&workspace, a),
@@ -81,6 +87,18 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit code 1 when a statement failed in a non-interactive run.
+fn shell(workspace: &std::path::Path, args: sendlens_shell::ShellArgs) -> ExitCode {
+    match sendlens_shell::run(workspace, args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

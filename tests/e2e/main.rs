@@ -8,3 +8,4 @@ mod malformed;
 mod metrics;
 mod parquet_input;
 mod pii;
+mod shell;

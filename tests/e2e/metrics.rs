@@ -319,7 +319,7 @@ fn fixture() -> Vec<Value> {
     v
 }
 
-fn fixture_workspace() -> Ws {
+pub(crate) fn fixture_workspace() -> Ws {
     let ws = Ws::new();
     let lines: String = fixture().iter().map(|r| format!("{r}\n")).collect();
     let file = ws.scratch("in").join("events.json");

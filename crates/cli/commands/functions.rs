@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use datafusion::logical_expr::Documentation;
-use sendlens_metrics::{catalog, table_fns, udaf, udf, views};
+use sendlens_metrics::catalog;
+use sendlens_metrics::reference::{self, Entry};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,77 +15,9 @@ pub struct Args {
     pub markdown: bool,
 }
 
-/// Syntax, description, arguments and example of a documented function.
-fn full_text(d: &Documentation) -> String {
-    let mut full = format!("{}\n\n{}\n", d.syntax_example, d.description);
-    for (a, desc) in d.arguments.iter().flatten() {
-        full.push_str(&format!("  {a}: {desc}\n"));
-    }
-    if let Some(ex) = &d.sql_example {
-        full.push_str(&format!("\nExample:\n{ex}\n"));
-    }
-    full
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let scalars = udf::all();
-    let aggregates = udaf::all();
-    let mut entries: Vec<(String, &str, String, String)> = Vec::new();
-    let documented = scalars
-        .iter()
-        .map(|f| (f.name(), "scalar", f.documentation()))
-        .chain(
-            aggregates
-                .iter()
-                .map(|f| (f.name(), "aggregate", f.documentation())),
-        );
-    for (name, kind, doc) in documented {
-        if let Some(d) = doc {
-            entries.push((name.to_string(), kind, d.description.clone(), full_text(d)));
-        }
-    }
-    for (name, usage, doc, _) in table_fns::TABLE_FUNCTIONS {
-        entries.push((
-            name.to_string(),
-            "table",
-            doc.to_string(),
-            format!("{usage}\n\n{doc}\n"),
-        ));
-    }
-    for v in views::metric_views("UTC")
-        .into_iter()
-        .chain(views::due_views())
-    {
-        entries.push((
-            v.name.to_string(),
-            "view",
-            v.doc.to_string(),
-            format!("view {}\n\n{}\n", v.name, v.doc),
-        ));
-    }
-    for m in catalog::MEASURES {
-        entries.push((
-            m.name.to_string(),
-            "metric",
-            m.doc.to_string(),
-            format!(
-                "metric {}\n\n{}\n\nSQL over message_facts m: {}\n",
-                m.name, m.doc, m.sql
-            ),
-        ));
-    }
-    for r in catalog::RATES {
-        entries.push((
-            r.name.to_string(),
-            "rate",
-            r.doc.to_string(),
-            format!(
-                "rate {}\n\n{}\n\nsafe_rate({}, {})\n",
-                r.name, r.doc, r.numerator, r.denominator
-            ),
-        ));
-    }
+    let entries = reference::entries();
     if args.markdown {
         return markdown(&mut out, &entries);
     }
@@ -93,13 +25,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(name) => {
             let found: Vec<_> = entries
                 .iter()
-                .filter(|e| e.0.eq_ignore_ascii_case(&name))
+                .filter(|e| e.name.eq_ignore_ascii_case(&name))
                 .collect();
             if found.is_empty() {
                 let near: Vec<&str> = entries
                     .iter()
-                    .filter(|e| e.0.contains(&name.to_ascii_lowercase()))
-                    .map(|e| e.0.as_str())
+                    .filter(|e| e.name.contains(&name.to_ascii_lowercase()))
+                    .map(|e| e.name.as_str())
                     .collect();
                 anyhow::bail!(
                     "no function, view or metric named '{name}'{}",
@@ -111,15 +43,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
             for e in found {
-                writeln!(out, "[{}] {}", e.1, e.3)?;
+                writeln!(out, "[{}] {}", e.kind, e.full)?;
             }
         }
         None => {
-            for kind in ["scalar", "aggregate", "table", "view", "metric", "rate"] {
+            for kind in reference::KINDS {
                 writeln!(out, "{kind}:")?;
-                for e in entries.iter().filter(|e| e.1 == kind) {
-                    let first = e.2.split(". ").next().unwrap_or(&e.2);
-                    writeln!(out, "  {:<32} {}", e.0, first.trim_end_matches('.'))?;
+                for e in entries.iter().filter(|e| e.kind == *kind) {
+                    writeln!(out, "  {:<32} {}", e.name, e.summary())?;
                 }
                 writeln!(out)?;
             }
@@ -137,7 +68,7 @@ const KINDS: &[(&str, &str)] = &[
     ("aggregate", "Aggregate functions"),
 ];
 
-fn markdown(out: &mut dyn Write, entries: &[(String, &str, String, String)]) -> anyhow::Result<()> {
+fn markdown(out: &mut dyn Write, entries: &[Entry]) -> anyhow::Result<()> {
     writeln!(out, "# sendlens reference")?;
     writeln!(out)?;
     writeln!(
@@ -182,10 +113,10 @@ fn markdown(out: &mut dyn Write, entries: &[(String, &str, String, String)]) -> 
         writeln!(out)?;
         writeln!(out, "## {title}")?;
         writeln!(out)?;
-        for e in entries.iter().filter(|e| e.1 == *kind) {
-            writeln!(out, "### `{}`", e.0)?;
+        for e in entries.iter().filter(|e| e.kind == *kind) {
+            writeln!(out, "### `{}`", e.name)?;
             writeln!(out)?;
-            writeln!(out, "```text\n{}```", e.3)?;
+            writeln!(out, "```text\n{}```", e.full)?;
             writeln!(out)?;
         }
     }

@@ -21,6 +21,7 @@ use sendlens_store::Workspace;
 pub mod catalog;
 pub mod facts;
 pub mod kpi;
+pub mod reference;
 pub mod sets;
 pub mod sql;
 pub mod table_fns;

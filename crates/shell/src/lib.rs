@@ -1,0 +1,238 @@
+//! The sendlens SQL shell.
+//!
+//! `sendlens shell` opens a workspace with every view, function and table
+//! function of the extension registered, and reads statements from the
+//! terminal (line editing, history, completion, meta commands), from `-c`
+//! and `-f`, or from stdin when it is not a terminal.
+
+pub mod complete;
+pub mod errors;
+pub mod input;
+pub mod meta;
+pub mod names;
+pub mod render;
+pub mod shell;
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rustyline::Editor;
+use rustyline::config::{CompletionType, Config};
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use sendlens_store::Workspace;
+
+use crate::complete::ShellHelper;
+use crate::input::{Item, split};
+use crate::render::Format;
+use crate::shell::{Flow, Settings, Shell};
+
+/// Options of `sendlens shell`.
+#[derive(Debug, clap::Args)]
+pub struct ShellArgs {
+    /// Run SQL or a meta command and exit (repeatable; run in order).
+    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    pub commands: Vec<String>,
+    /// Run the statements of FILE and exit (repeatable; after -c).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format: table, csv, tsv, json, ndjson or markdown.
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Cap the memory queries hold (e.g. 512M, 2G); sorts, aggregates and
+    /// joins spill to disk beyond it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+    /// Rows shown in table format on the terminal (0: all).
+    #[arg(long, default_value_t = 40, value_name = "N")]
+    pub maxrows: usize,
+    /// Print the elapsed time after each result (on by default in the terminal).
+    #[arg(long)]
+    pub timing: bool,
+    /// Run FILE at start (default: ~/.sendlensrc in the terminal).
+    #[arg(long, value_name = "FILE", conflicts_with = "no_rc")]
+    pub rc: Option<PathBuf>,
+    /// Do not run the rc file.
+    #[arg(long)]
+    pub no_rc: bool,
+}
+
+impl Default for ShellArgs {
+    fn default() -> Self {
+        ShellArgs {
+            commands: Vec::new(),
+            files: Vec::new(),
+            format: None,
+            memory_limit: None,
+            maxrows: 40,
+            timing: false,
+            rc: None,
+            no_rc: false,
+        }
+    }
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| format!("one of: {}", Format::NAMES.join(", ")))
+}
+
+/// `512M`, `2G`, `1500K` or a number of bytes.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m: usize = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'T' => 1 << 40,
+                _ => return Err(format!("unknown unit in {s}: use K, M, G or T")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s} (try 512M or 2G)"))?;
+    if n <= 0.0 {
+        return Err("the memory limit must be above 0".into());
+    }
+    Ok((n * mult as f64) as usize)
+}
+
+/// Run the shell. Returns false when a statement failed in a
+/// non-interactive run (the exit code is then 1).
+pub fn run(workspace: &Path, args: ShellArgs) -> anyhow::Result<bool> {
+    let ws = Workspace::open(workspace).with_context(|| {
+        format!(
+            "{} is not a sendlens workspace: create one with `sendlens init DIR`, or pass --workspace DIR",
+            workspace.display()
+        )
+    })?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let batch = !args.commands.is_empty() || !args.files.is_empty();
+    let interactive = !batch && std::io::stdin().is_terminal();
+    let settings = Settings {
+        format: args.format.unwrap_or(Format::Table),
+        timing: args.timing || interactive,
+        max_rows: args.maxrows,
+    };
+    let mut shell = rt.block_on(async {
+        let ctx = shell::session(&ws, args.memory_limit).await?;
+        let shell = Shell::new(ctx, settings, interactive).await;
+        if interactive {
+            shell.load_ids_in_background();
+        }
+        anyhow::Ok(shell)
+    })?;
+
+    let rc = match (&args.rc, args.no_rc, interactive) {
+        (Some(path), _, _) => Some(path.clone()),
+        (None, false, true) => std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".sendlensrc"))
+            .filter(|p| p.exists()),
+        _ => None,
+    };
+    if let Some(path) = rc {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read rc file {}", path.display()))?;
+        if rt.block_on(shell.run_text(&text, !interactive)).is_err() {
+            return Ok(false);
+        }
+    }
+
+    if interactive {
+        return interactive_loop(&rt, &mut shell, &ws);
+    }
+    let mut texts: Vec<String> = args.commands.clone();
+    for f in &args.files {
+        texts.push(
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        );
+    }
+    if !batch {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        texts.push(text);
+    }
+    for text in texts {
+        match rt.block_on(shell.run_text(&text, true)) {
+            Ok(Flow::Quit) => break,
+            Ok(Flow::Continue) => {}
+            Err(()) => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+fn interactive_loop(
+    rt: &tokio::runtime::Runtime,
+    shell: &mut Shell,
+    ws: &Workspace,
+) -> anyhow::Result<bool> {
+    let config = Config::builder()
+        .completion_type(CompletionType::List)
+        .history_ignore_dups(true)?
+        .max_history_size(10_000)?
+        .auto_add_history(false)
+        .build();
+    let mut editor: Editor<ShellHelper, FileHistory> = Editor::with_config(config)?;
+    editor.set_helper(Some(ShellHelper::new(shell.names.clone())));
+    let history = shell::history_path(ws.root());
+    let _ = editor.load_history(&history);
+    println!(
+        "sendlens {} — workspace {}. \\? for help, \\q to quit; statements end with ;",
+        env!("CARGO_PKG_VERSION"),
+        ws.root().display()
+    );
+    let _guard = rt.enter();
+    loop {
+        match editor.readline("sendlens> ") {
+            Ok(text) => {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                let _ = editor.add_history_entry(text.trim_end());
+                let _ = editor.append_history(&history);
+                let (items, rest) = split(&text);
+                let mut items = items;
+                if !rest.trim().is_empty() {
+                    items.push(Item::Sql {
+                        text: rest.trim().to_string(),
+                        to_file: None,
+                    });
+                }
+                for item in items {
+                    match rt.block_on(shell.run_item(&item)) {
+                        Ok(Flow::Quit) => return Ok(true),
+                        Ok(Flow::Continue) => {}
+                        Err(msg) => eprintln!("{msg}"),
+                    }
+                }
+            }
+            // Ctrl-C on the prompt clears the line, as in a terminal.
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => return Ok(true),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("1.5g"), Ok(3 << 29));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("12Q").is_err());
+        assert!(parse_size("0").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! What the shell knows by name, for completion, `\d` and suggestions:
+//! tables and their columns, functions, KPI names, and the ids found in the
+//! data (loaded in the background, so that start-up does not wait).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+use datafusion::arrow::array::AsArray;
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::TableType;
+use datafusion::prelude::SessionContext;
+use sendlens_metrics::kpi::{self, Scope};
+
+/// A table or view and its columns.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub kind: &'static str,
+    pub columns: Vec<(String, String)>,
+}
+
+/// Ids seen in the data, by kind.
+#[derive(Debug, Default, Clone)]
+pub struct Ids {
+    pub campaigns: Vec<String>,
+    pub apps: Vec<String>,
+    pub journeys: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Names {
+    pub tables: BTreeMap<String, TableInfo>,
+    pub functions: Vec<String>,
+    pub table_functions: Vec<String>,
+    pub kpis: BTreeMap<&'static str, Vec<String>>,
+    pub ids: Ids,
+}
+
+/// Shared between the shell and its completer.
+pub type SharedNames = Arc<RwLock<Names>>;
+
+/// How many ids of each kind completion offers at most.
+const MAX_IDS: usize = 5000;
+
+impl Names {
+    /// Read the tables, views and functions registered in `ctx`.
+    pub async fn load(ctx: &SessionContext) -> Names {
+        let mut tables = BTreeMap::new();
+        if let Some(schema) = ctx.catalog("datafusion").and_then(|c| c.schema("public")) {
+            for name in schema.table_names() {
+                if let Ok(Some(t)) = schema.table(&name).await {
+                    tables.insert(name, table_info(t.as_ref()));
+                }
+            }
+        }
+        let state = ctx.state();
+        let mut functions: Vec<String> = state
+            .scalar_functions()
+            .keys()
+            .chain(state.aggregate_functions().keys())
+            .chain(state.window_functions().keys())
+            .cloned()
+            .collect();
+        functions.sort();
+        functions.dedup();
+        let mut table_functions: Vec<String> = state.table_functions().keys().cloned().collect();
+        table_functions.sort();
+        let kpis = BTreeMap::from([
+            ("campaign_kpi", kpi::names(Scope::Campaign)),
+            ("application_kpi", kpi::names(Scope::Application)),
+            ("journey_kpi", kpi::names(Scope::Journey)),
+        ]);
+        Names {
+            tables,
+            functions,
+            table_functions,
+            kpis,
+            ids: Ids::default(),
+        }
+    }
+
+    /// Table names (views included), for "did you mean".
+    pub fn table_names(&self) -> impl Iterator<Item = &str> {
+        self.tables.keys().map(String::as_str)
+    }
+}
+
+fn table_info(t: &dyn TableProvider) -> TableInfo {
+    let kind = match t.table_type() {
+        TableType::View => "view",
+        TableType::Temporary => "temporary",
+        TableType::Base => "table",
+    };
+    let columns = t
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().to_string()))
+        .collect();
+    TableInfo { kind, columns }
+}
+
+/// Distinct ids of the data: read from the message facts, which are small
+/// and usually materialized.
+pub async fn load_ids(ctx: &SessionContext) -> Ids {
+    async fn distinct(ctx: &SessionContext, column: &str) -> Vec<String> {
+        let sql = format!(
+            "SELECT DISTINCT {column} FROM message_facts WHERE {column} IS NOT NULL ORDER BY 1 LIMIT {MAX_IDS}"
+        );
+        let Ok(df) = ctx.sql(&sql).await else {
+            return Vec::new();
+        };
+        let Ok(batches) = df.collect().await else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for b in &batches {
+            let col = b.column(0);
+            if let Some(s) = col.as_string_opt::<i32>() {
+                out.extend(s.iter().flatten().map(str::to_string));
+            } else if let Some(s) = col.as_string_view_opt() {
+                out.extend(s.iter().flatten().map(str::to_string));
+            }
+        }
+        out
+    }
+    Ids {
+        campaigns: distinct(ctx, "campaign_id").await,
+        apps: distinct(ctx, "app_id").await,
+        journeys: distinct(ctx, "journey_id").await,
+    }
+}
+
+/// Edit distance, for suggestions.
+pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Up to three names closest to `wanted`, nearest first; names containing
+/// it come first.
+pub fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let wanted = wanted.to_ascii_lowercase();
+    let mut scored: Vec<(usize, &str)> = names
+        .filter_map(|n| {
+            let lower = n.to_ascii_lowercase();
+            let d = if lower.contains(&wanted) || wanted.contains(&lower) {
+                0
+            } else {
+                distance(&wanted, &lower)
+            };
+            (d <= (wanted.len() / 3).max(2)).then_some((d, n))
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_are_near() {
+        let names = [
+            "campaign_metrics",
+            "campaign_daily_metrics",
+            "events",
+            "message_facts",
+        ];
+        assert_eq!(
+            nearest("campain_metrics", names.into_iter()),
+            vec!["campaign_metrics"]
+        );
+        assert_eq!(nearest("event", names.into_iter()), vec!["events"]);
+        assert!(nearest("zzzz", names.into_iter()).is_empty());
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,435 @@
+//! Results for people (aligned tables, Markdown) and machines (CSV, TSV,
+//! JSON, NDJSON).
+//!
+//! People get rates as percentages, big numbers with thousands separators,
+//! NULL as `NULL`, and a table no wider than the terminal. Machines get the
+//! values as they are, every row.
+
+use std::io::Write;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
+use datafusion::arrow::datatypes::{DataType, Float64Type, Schema};
+use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+/// How results are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Tsv,
+    Json,
+    Ndjson,
+    Markdown,
+}
+
+impl Format {
+    pub const NAMES: &'static [&'static str] =
+        &["table", "csv", "tsv", "json", "ndjson", "markdown"];
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "table" | "aligned" => Format::Table,
+            "csv" => Format::Csv,
+            "tsv" => Format::Tsv,
+            "json" => Format::Json,
+            "ndjson" | "jsonl" => Format::Ndjson,
+            "markdown" | "md" => Format::Markdown,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Csv => "csv",
+            Format::Tsv => "tsv",
+            Format::Json => "json",
+            Format::Ndjson => "ndjson",
+            Format::Markdown => "markdown",
+        }
+    }
+
+    /// Whether a result in this format can be cut to the first rows.
+    pub fn truncates(self) -> bool {
+        self == Format::Table
+    }
+}
+
+/// Writes a machine format batch by batch, so that large results stream.
+pub enum StreamWriter<'a> {
+    Csv(Box<datafusion::arrow::csv::Writer<&'a mut dyn Write>>),
+    Json(ArrayWriter<&'a mut dyn Write>),
+    Ndjson(LineDelimitedWriter<&'a mut dyn Write>),
+}
+
+impl<'a> StreamWriter<'a> {
+    /// A streaming writer, for the formats that have one.
+    pub fn new(format: Format, out: &'a mut dyn Write) -> Option<StreamWriter<'a>> {
+        Some(match format {
+            Format::Csv => StreamWriter::Csv(Box::new(
+                CsvWriterBuilder::new().with_header(true).build(out),
+            )),
+            Format::Tsv => StreamWriter::Csv(Box::new(
+                CsvWriterBuilder::new()
+                    .with_header(true)
+                    .with_delimiter(b'\t')
+                    .build(out),
+            )),
+            Format::Json => StreamWriter::Json(ArrayWriter::new(out)),
+            Format::Ndjson => StreamWriter::Ndjson(LineDelimitedWriter::new(out)),
+            Format::Table | Format::Markdown => return None,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        match self {
+            StreamWriter::Csv(w) => w.write(batch)?,
+            StreamWriter::Json(w) => w.write(batch)?,
+            StreamWriter::Ndjson(w) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> anyhow::Result<()> {
+        match self {
+            StreamWriter::Csv(_) => {}
+            StreamWriter::Json(mut w) => {
+                w.finish()?;
+                let out = w.into_inner();
+                writeln!(out)?;
+            }
+            StreamWriter::Ndjson(mut w) => w.finish()?,
+        }
+        Ok(())
+    }
+}
+
+/// Cells of `batches` as text for people, row by row, at most `limit` rows.
+pub fn cells(
+    schema: &Schema,
+    batches: &[RecordBatch],
+    limit: usize,
+) -> anyhow::Result<Vec<Vec<String>>> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut rows = Vec::new();
+    'outer: for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(col, field)| CellFormatter::new(col, field.name(), &options))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for r in 0..batch.num_rows() {
+            if rows.len() >= limit {
+                break 'outer;
+            }
+            rows.push(formatters.iter().map(|f| f.cell(r)).collect());
+        }
+    }
+    Ok(rows)
+}
+
+/// How one column is shown to people.
+struct CellFormatter<'a> {
+    array: &'a ArrayRef,
+    generic: ArrayFormatter<'a>,
+    style: Style,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Integer,
+    Float,
+    Percent,
+}
+
+impl<'a> CellFormatter<'a> {
+    fn new(
+        array: &'a ArrayRef,
+        name: &str,
+        options: &'a FormatOptions<'a>,
+    ) -> anyhow::Result<Self> {
+        let style = match array.data_type() {
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64 => Style::Integer,
+            DataType::Float64 if is_rate_column(name) => Style::Percent,
+            DataType::Float64 => Style::Float,
+            _ => Style::Plain,
+        };
+        Ok(CellFormatter {
+            array,
+            generic: ArrayFormatter::try_new(array.as_ref(), options)?,
+            style,
+        })
+    }
+
+    fn cell(&self, row: usize) -> String {
+        if self.array.is_null(row) {
+            return "NULL".into();
+        }
+        match self.style {
+            Style::Plain => printable(&self.generic.value(row).to_string()),
+            Style::Integer => group_digits(&self.generic.value(row).to_string()),
+            Style::Float => float_cell(self.array.as_primitive::<Float64Type>().value(row)),
+            Style::Percent => {
+                let v = self.array.as_primitive::<Float64Type>().value(row);
+                if v.is_finite() {
+                    format!("{:.2}%", v * 100.0)
+                } else {
+                    v.to_string()
+                }
+            }
+        }
+    }
+}
+
+/// Rates of the catalog are named `..._rate` (and `Value` of a rate KPI is
+/// left alone: it may be a count).
+pub fn is_rate_column(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "rate" || n.ends_with("_rate")
+}
+
+fn float_cell(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        return group_digits(&format!("{v:.0}"));
+    }
+    if v.abs() >= 1000.0 {
+        return group_digits(&format!("{v:.2}"));
+    }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "0" || s == "-0" {
+        // Keep tiny values visible (p-values, for one).
+        return format!("{v:.2e}");
+    }
+    s.to_string()
+}
+
+/// `1234567.5` → `1,234,567.5`.
+pub fn group_digits(s: &str) -> String {
+    let (sign, rest) = s.strip_prefix('-').map_or(("", s), |r| ("-", r));
+    let (int, frac) = rest
+        .split_once('.')
+        .map_or((rest, None), |(i, f)| (i, Some(f)));
+    if !int.bytes().all(|b| b.is_ascii_digit()) || int.len() <= 4 {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + int.len() / 3);
+    out.push_str(sign);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
+}
+
+/// Control characters would break the table's lines.
+fn printable(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| match c {
+                '\n' => '↵',
+                c if c.is_control() => ' ',
+                c => c,
+            })
+            .collect()
+    } else {
+        s.to_string()
+    }
+}
+
+fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn cut(s: &str, w: usize) -> String {
+    if width(s) <= w {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(w.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An aligned table (psql style) no wider than `max_width`: the widest
+/// columns are cut, with `…`, until it fits.
+pub fn table(schema: &Schema, rows: &[Vec<String>], max_width: usize) -> String {
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let right: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| f.data_type().is_numeric())
+        .collect();
+    let mut widths: Vec<usize> = names.iter().map(|n| width(n)).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(c));
+        }
+    }
+    // Each column takes its width plus " | " between columns and a space at each end.
+    let total = |ws: &[usize]| ws.iter().sum::<usize>() + 3 * ws.len().saturating_sub(1) + 2;
+    while total(&widths) > max_width {
+        let (i, &w) = widths
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, w)| **w)
+            .expect("a table has columns");
+        if w <= 6 {
+            break;
+        }
+        widths[i] = w - 1;
+    }
+    let line = |cells: &[String], header: bool| -> String {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .zip(&right)
+            .map(|((c, &w), &r)| {
+                let c = cut(c, w);
+                if r && !header {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        format!(" {} ", parts.join(" | ")).trim_end().to_string()
+    };
+    let mut out = String::new();
+    out.push_str(&line(&names, true));
+    out.push('\n');
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
+    out.push_str(&rule.join("+"));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&line(row, false));
+        out.push('\n');
+    }
+    out
+}
+
+/// A Markdown table (GitHub flavour).
+pub fn markdown(schema: &Schema, rows: &[Vec<String>]) -> String {
+    let esc = |s: &str| s.replace('|', "\\|");
+    let mut out = String::new();
+    let names: Vec<String> = schema.fields().iter().map(|f| esc(f.name())).collect();
+    out.push_str(&format!("| {} |\n", names.join(" | ")));
+    let rule: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.data_type().is_numeric() {
+                "---:"
+            } else {
+                "---"
+            }
+        })
+        .collect();
+    out.push_str(&format!("| {} |\n", rule.join(" | ")));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| esc(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Float64Array, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::Field;
+
+    use super::*;
+
+    fn batch() -> RecordBatch {
+        RecordBatch::try_from_iter(vec![
+            (
+                "campaign_id",
+                Arc::new(StringArray::from(vec![Some("spring-sale"), None])) as ArrayRef,
+            ),
+            (
+                "messages_sent",
+                Arc::new(Int64Array::from(vec![1234567, 12])) as ArrayRef,
+            ),
+            (
+                "delivery_rate",
+                Arc::new(Float64Array::from(vec![Some(0.98765), None])) as ArrayRef,
+            ),
+            (
+                "spend",
+                Arc::new(Float64Array::from(vec![12345.678, 0.5])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn people_see_percentages_separators_and_null() {
+        let b = batch();
+        let rows = cells(&b.schema(), std::slice::from_ref(&b), 100).unwrap();
+        assert_eq!(rows[0], ["spring-sale", "1,234,567", "98.77%", "12,345.68"]);
+        assert_eq!(rows[1], ["NULL", "12", "NULL", "0.5"]);
+        let t = table(&b.schema(), &rows, 200);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            lines[0],
+            " campaign_id | messages_sent | delivery_rate | spend"
+        );
+        assert_eq!(
+            lines[2],
+            " spring-sale |     1,234,567 |        98.77% | 12,345.68"
+        );
+    }
+
+    #[test]
+    fn tables_fit_the_terminal() {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::Utf8, true),
+            Field::new("b", DataType::Utf8, true),
+        ]);
+        let rows = vec![vec!["x".repeat(100), "short".into()]];
+        let t = table(&schema, &rows, 40);
+        assert!(t.lines().all(|l| width(l) <= 40), "{t}");
+        assert!(t.contains('…'));
+    }
+
+    #[test]
+    fn limit_cuts_rows() {
+        let b = batch();
+        assert_eq!(
+            cells(&b.schema(), &[b.clone(), b.clone()], 3)
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn digits_group_in_threes() {
+        assert_eq!(group_digits("1234"), "1234");
+        assert_eq!(group_digits("12345"), "12,345");
+        assert_eq!(group_digits("-1234567.25"), "-1,234,567.25");
+        assert_eq!(float_cell(0.00001), "1.00e-5");
+    }
+}

@@ -1,0 +1,670 @@
+//! The shell's state and how it runs statements and meta commands.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sendlens_metrics::reference;
+use sendlens_store::Workspace;
+
+use crate::errors;
+use crate::input::{Item, split};
+use crate::meta::{self, Meta};
+use crate::names::{Names, SharedNames, load_ids};
+use crate::render::{self, Format, StreamWriter};
+
+/// Settings the meta commands change.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub format: Format,
+    pub timing: bool,
+    /// Rows shown in table format on the terminal; 0 shows all.
+    pub max_rows: usize,
+}
+
+/// Where results go.
+enum Output {
+    Terminal,
+    File { path: PathBuf, out: BufWriter<File> },
+}
+
+/// What running an item asks of the caller.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+pub struct Shell {
+    pub ctx: SessionContext,
+    pub names: SharedNames,
+    pub settings: Settings,
+    output: Output,
+    /// Interactive: Ctrl-C cancels queries, results are cut to the terminal.
+    interactive: bool,
+}
+
+/// A session for the workspace with everything of the extension
+/// registered; `memory_limit` bytes caps what queries hold (sorts,
+/// aggregates and joins spill to disk beyond it).
+pub async fn session(
+    ws: &Workspace,
+    memory_limit: Option<usize>,
+) -> anyhow::Result<SessionContext> {
+    let mut config = SessionConfig::new().with_information_schema(true);
+    // Spans let errors point at the part of the statement they are about.
+    config.options_mut().sql_parser.collect_spans = true;
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = memory_limit {
+        runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
+    }
+    let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+    sendlens_metrics::register(&ctx, ws).await?;
+    Ok(ctx)
+}
+
+impl Shell {
+    pub async fn new(ctx: SessionContext, settings: Settings, interactive: bool) -> Shell {
+        let names = Arc::new(RwLock::new(Names::load(&ctx).await));
+        Shell {
+            ctx,
+            names,
+            settings,
+            output: Output::Terminal,
+            interactive,
+        }
+    }
+
+    /// Fill in the ids of the data for completion, in the background.
+    pub fn load_ids_in_background(&self) {
+        let ctx = self.ctx.clone();
+        let names = self.names.clone();
+        tokio::spawn(async move {
+            let ids = load_ids(&ctx).await;
+            if let Ok(mut n) = names.write() {
+                n.ids = ids;
+            }
+        });
+    }
+
+    async fn refresh_names(&self) {
+        let fresh = Names::load(&self.ctx).await;
+        if let Ok(mut n) = self.names.write() {
+            let ids = std::mem::take(&mut n.ids);
+            *n = fresh;
+            n.ids = ids;
+        }
+        self.load_ids_in_background();
+    }
+
+    /// Run every complete item of `text`. Returns Err with the message
+    /// already printed when an item failed and `stop_on_error` is set.
+    pub async fn run_text(&mut self, text: &str, stop_on_error: bool) -> Result<Flow, ()> {
+        let (items, rest) = split(text);
+        let mut items = items;
+        if !rest.trim().is_empty() {
+            // A last statement without ';' at the end of a file or -c.
+            items.push(Item::Sql {
+                text: rest.trim().to_string(),
+                to_file: None,
+            });
+        }
+        let mut failed = false;
+        for item in items {
+            match self.run_item(&item).await {
+                Ok(Flow::Quit) => return Ok(Flow::Quit),
+                Ok(Flow::Continue) => {}
+                Err(msg) => {
+                    eprintln!("{msg}");
+                    failed = true;
+                    if stop_on_error {
+                        return Err(());
+                    }
+                }
+            }
+        }
+        if failed && stop_on_error {
+            return Err(());
+        }
+        Ok(Flow::Continue)
+    }
+
+    pub async fn run_item(&mut self, item: &Item) -> Result<Flow, String> {
+        match item {
+            Item::Sql { text, to_file } => self
+                .run_sql(text, to_file.as_deref())
+                .await
+                .map(|_| Flow::Continue),
+            Item::Meta(text) => self.run_meta(text).await,
+        }
+    }
+
+    async fn run_meta(&mut self, text: &str) -> Result<Flow, String> {
+        let meta = meta::parse(text)?;
+        let mut out = std::io::stdout().lock();
+        let mut say = |s: &str| {
+            let _ = writeln!(out, "{s}");
+        };
+        match meta {
+            Meta::Help => say(meta::help().trim_end()),
+            Meta::Quit => return Ok(Flow::Quit),
+            Meta::Format(None) => say(&format!("format: {}", self.settings.format.name())),
+            Meta::Format(Some(f)) => {
+                self.settings.format = Format::parse(&f).ok_or_else(|| {
+                    format!("unknown format {f}; one of: {}", Format::NAMES.join(", "))
+                })?;
+                say(&format!("format: {}", self.settings.format.name()));
+            }
+            Meta::Timing(v) => {
+                self.settings.timing = v.unwrap_or(!self.settings.timing);
+                say(&format!(
+                    "timing: {}",
+                    if self.settings.timing { "on" } else { "off" }
+                ));
+            }
+            Meta::MaxRows(None) => say(&format!("maxrows: {}", self.settings.max_rows)),
+            Meta::MaxRows(Some(n)) => {
+                self.settings.max_rows = n;
+                say(&format!("maxrows: {n}"));
+            }
+            Meta::Output(None) => {
+                if let Output::File { path, mut out } =
+                    std::mem::replace(&mut self.output, Output::Terminal)
+                {
+                    out.flush()
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    say(&format!(
+                        "results go to the terminal again ({} closed)",
+                        path.display()
+                    ));
+                }
+            }
+            Meta::Output(Some(file)) => {
+                let path = PathBuf::from(&file);
+                let f = File::create(&path).map_err(|e| format!("cannot create {file}: {e}"))?;
+                self.output = Output::File {
+                    path,
+                    out: BufWriter::new(f),
+                };
+                say(&format!("results go to {file} until \\o"));
+            }
+            Meta::Include(file) => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {file}: {e}"))?;
+                drop(out);
+                return match Box::pin(self.run_text(&text, true)).await {
+                    Ok(flow) => Ok(flow),
+                    Err(()) => Err(format!("{file}: stopped at the error above")),
+                };
+            }
+            Meta::Refresh => {
+                drop(out);
+                self.refresh_names().await;
+                println!("names reloaded");
+            }
+            Meta::Describe(name) => {
+                drop(out);
+                self.describe(name.as_deref())?;
+            }
+            Meta::Functions(pattern) => {
+                drop(out);
+                self.functions(pattern.as_deref())?;
+            }
+            Meta::Metrics(pattern) => {
+                drop(out);
+                self.metrics(pattern.as_deref())?;
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// A small table for a meta command's listing, on the terminal.
+    fn print_listing(&self, header: &[&str], rows: Vec<Vec<String>>) {
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let schema = Schema::new(
+            header
+                .iter()
+                .map(|h| Field::new(*h, DataType::Utf8, true))
+                .collect::<Vec<_>>(),
+        );
+        print!("{}", render::table(&schema, &rows, terminal_width()));
+        println!(
+            "({} row{})",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" }
+        );
+    }
+
+    fn describe(&self, name: Option<&str>) -> Result<(), String> {
+        let names = self.names.read().map_err(|_| "names unavailable")?;
+        match name {
+            None => {
+                let docs = reference::entries();
+                let rows = names
+                    .tables
+                    .iter()
+                    .map(|(n, info)| {
+                        let doc = docs
+                            .iter()
+                            .find(|e| e.kind == "view" && &e.name == n)
+                            .map(|e| e.summary().to_string())
+                            .unwrap_or_default();
+                        vec![
+                            n.clone(),
+                            info.kind.to_string(),
+                            info.columns.len().to_string(),
+                            doc,
+                        ]
+                    })
+                    .collect();
+                self.print_listing(&["name", "kind", "columns", "description"], rows);
+            }
+            Some(n) => {
+                let Some(info) = names.tables.get(n) else {
+                    let near = crate::names::nearest(n, names.table_names());
+                    return Err(if near.is_empty() {
+                        format!("no table or view named {n}; \\d lists them")
+                    } else {
+                        format!(
+                            "no table or view named {n}; did you mean {}?",
+                            near.join(", ")
+                        )
+                    });
+                };
+                if let Some(doc) = reference::entries()
+                    .into_iter()
+                    .find(|e| e.kind == "view" && e.name == n)
+                {
+                    println!("{}\n", doc.description);
+                }
+                let rows = info
+                    .columns
+                    .iter()
+                    .map(|(c, t)| vec![c.clone(), t.clone()])
+                    .collect();
+                self.print_listing(&["column", "type"], rows);
+            }
+        }
+        Ok(())
+    }
+
+    fn functions(&self, pattern: Option<&str>) -> Result<(), String> {
+        let entries: Vec<_> = reference::entries()
+            .into_iter()
+            .filter(|e| matches!(e.kind, "scalar" | "aggregate" | "table"))
+            .collect();
+        let names = self.names.read().map_err(|_| "names unavailable")?;
+        if let Some(p) = pattern {
+            if let Some(e) = entries.iter().find(|e| e.name.eq_ignore_ascii_case(p)) {
+                println!("[{}] {}", e.kind, e.full.trim_end());
+                return Ok(());
+            }
+            // Built-in functions documented by DataFusion.
+            let state = self.ctx.state();
+            if let Some(d) = state
+                .scalar_functions()
+                .get(p)
+                .and_then(|f| f.documentation())
+            {
+                println!("[scalar] {}", reference::full_text(d).trim_end());
+                return Ok(());
+            }
+            if let Some(d) = state
+                .aggregate_functions()
+                .get(p)
+                .and_then(|f| f.documentation())
+            {
+                println!("[aggregate] {}", reference::full_text(d).trim_end());
+                return Ok(());
+            }
+            let p = p.to_ascii_lowercase();
+            let mut rows: Vec<Vec<String>> = entries
+                .iter()
+                .filter(|e| e.name.contains(&p))
+                .map(|e| vec![e.name.clone(), e.kind.to_string(), e.summary().to_string()])
+                .collect();
+            for f in names.functions.iter().chain(&names.table_functions) {
+                if f.contains(&p) && !entries.iter().any(|e| &e.name == f) {
+                    rows.push(vec![
+                        f.clone(),
+                        "built-in".into(),
+                        builtin_summary(&state, f),
+                    ]);
+                }
+            }
+            if rows.is_empty() {
+                return Err(format!(
+                    "no function matches {p}; \\df lists sendlens's functions"
+                ));
+            }
+            self.print_listing(&["name", "kind", "description"], rows);
+        } else {
+            let rows = entries
+                .iter()
+                .map(|e| vec![e.name.clone(), e.kind.to_string(), e.summary().to_string()])
+                .collect();
+            self.print_listing(&["name", "kind", "description"], rows);
+            println!(
+                "and {} built-in functions: \\df PATTERN searches them all, \\df NAME shows one in full",
+                names.functions.len()
+            );
+        }
+        Ok(())
+    }
+
+    fn metrics(&self, pattern: Option<&str>) -> Result<(), String> {
+        let p = pattern.map(str::to_ascii_lowercase);
+        let rows: Vec<Vec<String>> = reference::entries()
+            .into_iter()
+            .filter(|e| matches!(e.kind, "metric" | "rate"))
+            .filter(|e| p.as_ref().is_none_or(|p| e.name.contains(p.as_str())))
+            .map(|e| vec![e.name.clone(), e.kind.to_string(), e.description.clone()])
+            .collect();
+        if rows.is_empty() {
+            return Err("no metric matches; \\metrics lists them all".into());
+        }
+        self.print_listing(&["metric", "kind", "definition"], rows);
+        Ok(())
+    }
+
+    /// Run one statement and write its result.
+    pub async fn run_sql(&mut self, sql: &str, to_file: Option<&str>) -> Result<(), String> {
+        let started = Instant::now();
+        let progress = Progress::start(self.interactive);
+        let result = if self.interactive {
+            tokio::select! {
+                r = self.execute(sql, to_file, &progress) => r,
+                _ = tokio::signal::ctrl_c() => Err(Failure::Cancelled),
+            }
+        } else {
+            self.execute(sql, to_file, &progress).await
+        };
+        progress.finish();
+        let elapsed = started.elapsed();
+        match result {
+            Ok(summary) => {
+                if let Some(line) = summary.footer(self.settings.timing, elapsed) {
+                    println!("{line}");
+                }
+                if is_ddl(sql) {
+                    self.refresh_names().await;
+                }
+                Ok(())
+            }
+            Err(Failure::Cancelled) => Err(format!(
+                "query cancelled after {:.1} s",
+                elapsed.as_secs_f64()
+            )),
+            Err(Failure::Query(e)) => {
+                let names = self.names.read().map_err(|_| "names unavailable")?;
+                Err(errors::describe(&e, sql, &names))
+            }
+            Err(Failure::Other(msg)) => Err(format!("error: {msg}")),
+        }
+    }
+
+    async fn execute(
+        &mut self,
+        sql: &str,
+        to_file: Option<&str>,
+        progress: &Progress,
+    ) -> Result<Summary, Failure> {
+        let df = self.ctx.sql(sql).await?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let mut stream = df.execute_stream().await?;
+        let format = self.settings.format;
+        let mut once = match to_file {
+            Some(f) => Some((
+                PathBuf::from(f),
+                BufWriter::new(
+                    File::create(f)
+                        .map_err(|e| Failure::Other(format!("cannot create {f}: {e}")))?,
+                ),
+            )),
+            None => None,
+        };
+        let to_terminal = once.is_none() && matches!(self.output, Output::Terminal);
+        let file_path = once
+            .as_ref()
+            .map(|(p, _)| p.clone())
+            .or_else(|| match &self.output {
+                Output::File { path, .. } => Some(path.clone()),
+                Output::Terminal => None,
+            });
+        let limit = if to_terminal
+            && format.truncates()
+            && self.settings.max_rows > 0
+            && self.interactive
+        {
+            self.settings.max_rows
+        } else {
+            usize::MAX
+        };
+        let mut stdout = std::io::stdout().lock();
+        let out: &mut dyn Write = match (&mut once, &mut self.output) {
+            (Some((_, w)), _) => w,
+            (None, Output::File { out, .. }) => out,
+            (None, Output::Terminal) => &mut stdout,
+        };
+        let mut rows = 0usize;
+        let mut kept: Vec<RecordBatch> = Vec::new();
+        let mut kept_rows = 0usize;
+        let mut writer = StreamWriter::new(format, &mut *out);
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows();
+            progress.rows.store(rows as u64, Ordering::Relaxed);
+            match writer.as_mut() {
+                Some(w) => w.write(&batch).map_err(|e| Failure::Other(e.to_string()))?,
+                None if kept_rows < limit => {
+                    kept_rows += batch.num_rows();
+                    kept.push(batch);
+                }
+                None => {}
+            }
+        }
+        progress.finish();
+        let streamed = writer
+            .map(StreamWriter::finish)
+            .transpose()
+            .map_err(|e| Failure::Other(e.to_string()))?
+            .is_some();
+        if !streamed {
+            {
+                let cells = render::cells(&schema, &kept, limit)
+                    .map_err(|e| Failure::Other(e.to_string()))?;
+                let text = if format == Format::Markdown {
+                    render::markdown(&schema, &cells)
+                } else if schema.fields().is_empty() {
+                    String::new()
+                } else {
+                    let width = if to_terminal {
+                        terminal_width()
+                    } else {
+                        usize::MAX
+                    };
+                    render::table(&schema, &cells, width)
+                };
+                out.write_all(text.as_bytes())
+                    .map_err(|e| Failure::Other(e.to_string()))?;
+            }
+        }
+        out.flush().map_err(|e| Failure::Other(e.to_string()))?;
+        Ok(Summary {
+            rows,
+            shown: rows.min(limit),
+            file: file_path,
+            format,
+            interactive: self.interactive,
+            has_columns: !schema.fields().is_empty(),
+        })
+    }
+}
+
+/// Statements that change what names exist.
+fn is_ddl(sql: &str) -> bool {
+    let first = sql
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    matches!(first.as_str(), "create" | "drop")
+}
+
+fn builtin_summary(state: &datafusion::execution::SessionState, name: &str) -> String {
+    let doc = state
+        .scalar_functions()
+        .get(name)
+        .and_then(|f| f.documentation())
+        .or_else(|| {
+            state
+                .aggregate_functions()
+                .get(name)
+                .and_then(|f| f.documentation())
+        })
+        .or_else(|| {
+            state
+                .window_functions()
+                .get(name)
+                .and_then(|f| f.documentation())
+        });
+    doc.map(|d| d.description.lines().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}
+
+pub fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(terminal_columns)
+        .unwrap_or(100)
+        .max(20)
+}
+
+/// Columns of the terminal on stdout.
+fn terminal_columns() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let (_, cols) = console::Term::stdout().size();
+    Some(cols as usize)
+}
+
+enum Failure {
+    Cancelled,
+    Query(DataFusionError),
+    Other(String),
+}
+
+impl From<DataFusionError> for Failure {
+    fn from(e: DataFusionError) -> Self {
+        Failure::Query(e)
+    }
+}
+
+struct Summary {
+    rows: usize,
+    shown: usize,
+    file: Option<PathBuf>,
+    format: Format,
+    interactive: bool,
+    has_columns: bool,
+}
+
+impl Summary {
+    fn footer(&self, timing: bool, elapsed: Duration) -> Option<String> {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let time = format!("{:.3} s", elapsed.as_secs_f64());
+        let mut parts = Vec::new();
+        if let Some(f) = &self.file {
+            parts.push(format!(
+                "{} row{} written to {}",
+                render::group_digits(&self.rows.to_string()),
+                plural(self.rows),
+                f.display()
+            ));
+        } else if self.format == Format::Table || self.format == Format::Markdown {
+            if !self.has_columns {
+                parts.push("OK".to_string());
+            } else if self.shown < self.rows {
+                parts.push(format!(
+                    "showing {} of {} rows; \\maxrows 0 shows all, \\o FILE or \\g FILE writes all",
+                    render::group_digits(&self.shown.to_string()),
+                    render::group_digits(&self.rows.to_string()),
+                ));
+            } else {
+                parts.push(format!(
+                    "{} row{}",
+                    render::group_digits(&self.rows.to_string()),
+                    plural(self.rows)
+                ));
+            }
+        } else if !self.interactive {
+            return None;
+        }
+        if timing {
+            parts.push(time);
+        }
+        if parts.is_empty() {
+            return None;
+        }
+        Some(format!("({})", parts.join(", ")))
+    }
+}
+
+/// A spinner on the terminal for queries that take longer than a second.
+struct Progress {
+    rows: Arc<AtomicU64>,
+    bar: ProgressBar,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(enabled: bool) -> Progress {
+        let rows = Arc::new(AtomicU64::new(0));
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        let task = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = bar.clone();
+            let rows = rows.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} running {elapsed} · {msg} · Ctrl-C cancels",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                loop {
+                    bar.set_message(format!("{} rows", rows.load(Ordering::Relaxed)));
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        });
+        Progress { rows, bar, task }
+    }
+
+    fn finish(&self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The history file: in the workspace, so that each workspace keeps its own.
+pub fn history_path(ws: &Path) -> PathBuf {
+    ws.join(".sendlens").join("history")
+}
