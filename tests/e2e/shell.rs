@@ -11,8 +11,13 @@ use crate::support::{Ws, bin};
 
 /// A shell in a pseudo-terminal, at its first prompt.
 fn open(ws: &Ws) -> Session {
+    open_with(ws, &["shell"])
+}
+
+fn open_with(ws: &Ws, args: &[&str]) -> Session {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sendlens"));
-    cmd.args(["--workspace", ws.path().to_str().unwrap(), "shell"])
+    cmd.args(["--workspace", ws.path().to_str().unwrap()])
+        .args(args)
         .current_dir(ws.dir.path())
         .env("HOME", ws.dir.path())
         .env("TERM", "xterm")
@@ -66,7 +71,9 @@ fn ctrl_c_cancels_a_slow_query_and_the_shell_goes_on() {
     let mut s = open(&ws);
     s.send("SELECT count(*) FROM generate_series(1, 100000000000) a WHERE a.value % 7 = 3;\r")
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // After a second the terminal shows the query is running.
+    s.expect(Regex(r"running \d+s"))
+        .expect("a progress indicator");
     s.send([3u8]).unwrap(); // Ctrl-C
     s.expect("query cancelled").expect("the query is cancelled");
     s.expect("sendlens> ").expect("a new prompt");
@@ -98,7 +105,8 @@ fn output_to_a_file_with_backslash_o() {
 #[test]
 fn meta_commands_describe_the_catalog() {
     let ws = fixture_workspace();
-    let mut s = open(&ws);
+    // `sendlens` alone, in a terminal, is the shell.
+    let mut s = open_with(&ws, &[]);
     s.send("\\d campaign_metrics\r").unwrap();
     s.expect(Regex(r"email_open_rate\s+\|\s+Float64")).unwrap();
     s.send("\\df email_open_rate\r").unwrap();
@@ -164,6 +172,16 @@ fn scripts_run_from_c_f_and_stdin() {
         out,
         "{\"campaign_id\":\"C1\"}\n{\"campaign_id\":\"C2\"}\n{\"s\":\"x;y\"}\n"
     );
+
+    let rc = ws.dir.path().join("rc");
+    std::fs::write(&rc, "\\format csv\n\\timing off\n").unwrap();
+    let (ok, out, _) = run_shell(
+        &ws,
+        &["--rc", rc.to_str().unwrap(), "-c", "SELECT 5 AS five"],
+        "",
+    );
+    assert!(ok);
+    assert_eq!(out, "format: csv\ntiming: off\nfive\n5\n");
 
     let file = ws.dir.path().join("q.sql");
     std::fs::write(&file, "\\format tsv\nSELECT campaign_id, messages_sent FROM campaign_metrics WHERE campaign_id = 'C2';\n").unwrap();
