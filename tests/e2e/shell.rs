@@ -183,6 +183,43 @@ fn scripts_run_from_c_f_and_stdin() {
     assert!(ok);
     assert_eq!(out, "format: csv\ntiming: off\nfive\n5\n");
 
+    // An empty result still has its header; \g sends one result to a file.
+    let g = ws.dir.path().join("seven.txt");
+    let (ok, out, err) = run_shell(
+        &ws,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT campaign_id FROM campaign_metrics WHERE false",
+            "-c",
+            &format!(
+                "-- a comment\n\\format table\nSELECT 7 AS seven \\g {}",
+                g.display()
+            ),
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "campaign_id\nformat: table\n(1 row written to {})\n",
+            g.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&g).unwrap(),
+        " seven\n-------\n     7\n"
+    );
+
+    // A file that includes itself stops with an error, not a crash.
+    let looped = ws.dir.path().join("loop.sql");
+    std::fs::write(&looped, format!("\\i {}\n", looped.display())).unwrap();
+    let (ok, _, err) = run_shell(&ws, &["-f", looped.to_str().unwrap()], "");
+    assert!(!ok);
+    assert!(err.contains("more than 16 deep"), "{err}");
+
     let file = ws.dir.path().join("q.sql");
     std::fs::write(&file, "\\format tsv\nSELECT campaign_id, messages_sent FROM campaign_metrics WHERE campaign_id = 'C2';\n").unwrap();
     let (ok, out, _) = run_shell(&ws, &["-f", file.to_str().unwrap()], "");

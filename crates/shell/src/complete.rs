@@ -143,23 +143,28 @@ impl ShellHelper {
             if c == b';' {
                 stmt_start = i + 1;
             }
+            true
         });
         let stmt_before = &before[stmt_start..];
         let after = &line[pos..];
         let mut stmt_end = after.len();
-        let mut found = false;
         scan(after, |i, c| {
-            if c == b';' && !found {
+            if c == b';' {
                 stmt_end = i;
-                found = true;
+                return false;
             }
+            true
         });
         let statement = format!("{stmt_before}{}", &after[..stmt_end]);
-        match scan(stmt_before, |_, _| {}) {
+        match scan(stmt_before, |_, _| true) {
             Lex::Single(q) => {
                 let prefix = &stmt_before[q + 1..];
                 let start = stmt_start + q + 1;
-                (start, self.complete_quoted(&stmt_before[..q], prefix))
+                let closed = after.starts_with('\'');
+                (
+                    start,
+                    self.complete_quoted(&stmt_before[..q], prefix, closed),
+                )
             }
             Lex::LineComment | Lex::BlockComment => (pos, Vec::new()),
             Lex::Double(_) | Lex::Code => {
@@ -187,7 +192,7 @@ impl ShellHelper {
         };
         let arg = arg.trim_start();
         let start = offset + text.len() - arg.len();
-        let names = self.names.read().expect("names lock");
+        let names = crate::names::read(&self.names);
         let from_list = |list: Vec<String>| -> Vec<Pair> {
             list.into_iter()
                 .filter(|n| starts_with_ci(n, arg))
@@ -213,11 +218,12 @@ impl ShellHelper {
     }
 
     /// Inside '...': `code` is the statement up to the quote.
-    fn complete_quoted(&self, code: &str, prefix: &str) -> Vec<Pair> {
+    /// `closed`: a quote already follows the cursor.
+    fn complete_quoted(&self, code: &str, prefix: &str, closed: bool) -> Vec<Pair> {
         if looks_like_path(prefix) {
             return complete_path(prefix);
         }
-        let names = self.names.read().expect("names lock");
+        let names = crate::names::read(&self.names);
         let call = enclosing_call(code);
         let list: &[String] = match call.as_ref().map(|(f, arg)| (f.as_str(), *arg)) {
             Some((f, 0)) if names.kpis.contains_key(f) => &names.kpis[f],
@@ -227,23 +233,23 @@ impl ShellHelper {
         };
         list.iter()
             .filter(|v| v.starts_with(prefix))
-            .map(|v| pair(v.clone(), format!("{v}'")))
+            .map(|v| pair(v.clone(), if closed { v.clone() } else { format!("{v}'") }))
             .collect()
     }
 
     fn complete_word(&self, word: &str, prev: &str, statement: &str) -> Vec<Pair> {
-        let names = self.names.read().expect("names lock");
+        let names = crate::names::read(&self.names);
         let tables = statement_tables(statement);
         // alias.column or table.column
         if let Some((qualifier, rest)) = word.rsplit_once('.') {
+            let q = qualifier.to_ascii_lowercase();
             let table = tables
                 .iter()
-                .find(|(t, alias)| alias.as_deref() == Some(qualifier) || t == qualifier)
-                .map(|(t, _)| t.as_str())
-                .unwrap_or(qualifier);
+                .find(|(t, alias)| alias.as_deref() == Some(q.as_str()) || *t == q)
+                .map_or(q.clone(), |(t, _)| t.clone());
             return names
                 .tables
-                .get(table)
+                .get(&table)
                 .map(|info| {
                     info.columns
                         .iter()
@@ -367,17 +373,20 @@ fn previous_word(text: &str) -> String {
 /// argument (from 0) the end is in.
 fn enclosing_call(code: &str) -> Option<(String, usize)> {
     let mut stack: Vec<(usize, usize)> = Vec::new(); // (position of '(', commas)
-    scan(code, |i, c| match c {
-        b'(' => stack.push((i, 0)),
-        b')' => {
-            stack.pop();
-        }
-        b',' => {
-            if let Some(top) = stack.last_mut() {
-                top.1 += 1;
+    scan(code, |i, c| {
+        match c {
+            b'(' => stack.push((i, 0)),
+            b')' => {
+                stack.pop();
             }
+            b',' => {
+                if let Some(top) = stack.last_mut() {
+                    top.1 += 1;
+                }
+            }
+            _ => {}
         }
-        _ => {}
+        true
     });
     let (open, arg) = *stack.last()?;
     let name: String = code[..open]
@@ -397,7 +406,10 @@ fn enclosing_call(code: &str) -> Option<(String, usize)> {
 pub fn statement_tables(statement: &str) -> Vec<(String, Option<String>)> {
     // Blank out quotes and comments, then split into words and symbols.
     let mut code = vec![b' '; statement.len()];
-    scan(statement, |i, c| code[i] = c);
+    scan(statement, |i, c| {
+        code[i] = c;
+        true
+    });
     let code = String::from_utf8_lossy(&code).into_owned();
     let mut tokens: Vec<String> = Vec::new();
     let mut word = String::new();
@@ -430,7 +442,8 @@ pub fn statement_tables(statement: &str) -> Vec<(String, Option<String>)> {
                 if name == "(" || tokens.get(j + 1).is_some_and(|n| n == "(") {
                     break;
                 }
-                let table = name.rsplit('.').next().unwrap_or(name).to_string();
+                // Unquoted names are case-insensitive: DataFusion lower-cases them.
+                let table = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
                 j += 1;
                 let mut alias = None;
                 if tokens.get(j).is_some_and(|a| a.eq_ignore_ascii_case("as")) {
@@ -441,7 +454,7 @@ pub fn statement_tables(statement: &str) -> Vec<(String, Option<String>)> {
                     && a != ")"
                     && !NOT_ALIAS.contains(&a.to_ascii_lowercase().as_str())
                 {
-                    alias = Some(a.clone());
+                    alias = Some(a.to_ascii_lowercase());
                     j += 1;
                 }
                 out.push((table, alias));

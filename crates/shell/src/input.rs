@@ -1,9 +1,11 @@
 //! Splitting typed or piped text into statements.
 //!
 //! A statement ends at a `;` outside quotes and comments. A line that starts
-//! with a backslash is a meta command and ends at the end of its line. A
+//! with a backslash is a meta command and ends at the end of its line; typed
+//! after an unfinished statement, it ends that statement too (which then
+//! runs first, as a last statement without `;` at the end of a file does). A
 //! statement may also end with `\g FILE` (psql's "send this result to a
-//! file").
+//! file"). Splitting is one pass over the text.
 
 /// One unit of input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,8 +32,9 @@ pub enum Lex {
 }
 
 /// Scan `text` and call `on_code(i, byte)` for every byte outside quotes and
-/// comments; returns the state at the end.
-pub fn scan(text: &str, mut on_code: impl FnMut(usize, u8)) -> Lex {
+/// comments (and for each opening quote) until it returns false; returns
+/// the state where the scan stopped.
+pub fn scan(text: &str, mut on_code: impl FnMut(usize, u8) -> bool) -> Lex {
     let b = text.as_bytes();
     let mut state = Lex::Code;
     let mut i = 0;
@@ -39,8 +42,16 @@ pub fn scan(text: &str, mut on_code: impl FnMut(usize, u8)) -> Lex {
         let c = b[i];
         match state {
             Lex::Code => match c {
-                b'\'' => state = Lex::Single(i),
-                b'"' => state = Lex::Double(i),
+                b'\'' | b'"' => {
+                    if !on_code(i, c) {
+                        return state;
+                    }
+                    state = if c == b'"' {
+                        Lex::Double(i)
+                    } else {
+                        Lex::Single(i)
+                    };
+                }
                 b'-' if b.get(i + 1) == Some(&b'-') => {
                     state = Lex::LineComment;
                     i += 1;
@@ -49,7 +60,11 @@ pub fn scan(text: &str, mut on_code: impl FnMut(usize, u8)) -> Lex {
                     state = Lex::BlockComment;
                     i += 1;
                 }
-                _ => on_code(i, c),
+                _ => {
+                    if !on_code(i, c) {
+                        return state;
+                    }
+                }
             },
             Lex::Single(_) if c == b'\'' => state = Lex::Code,
             Lex::Double(_) if c == b'"' => state = Lex::Code,
@@ -72,70 +87,118 @@ pub fn is_complete(text: &str) -> bool {
     rest.trim().is_empty()
 }
 
+/// Every item of a script: a last statement without `;` counts too.
+pub fn items(text: &str) -> Vec<Item> {
+    let (mut items, rest) = split(text);
+    if !rest.trim().is_empty() {
+        items.push(Item::Sql {
+            text: rest.trim().to_string(),
+            to_file: None,
+        });
+    }
+    items
+}
+
 /// Split `text` into complete items and the unfinished rest.
 pub fn split(text: &str) -> (Vec<Item>, String) {
     let mut items = Vec::new();
     let mut rest = text;
     loop {
-        let trimmed = rest.trim_start();
-        if trimmed.is_empty() {
-            return (items, String::new());
-        }
-        if let Some(meta) = trimmed.strip_prefix('\\') {
+        // Skip blanks and comments to the first byte that matters.
+        let mut first = None;
+        let state = scan(rest, |i, c| {
+            if c.is_ascii_whitespace() {
+                return true;
+            }
+            first = Some(i);
+            false
+        });
+        let Some(start) = first else {
+            // An unclosed block comment waits for its end.
+            let rest = if state == Lex::BlockComment {
+                rest.trim()
+            } else {
+                ""
+            };
+            return (items, rest.to_string());
+        };
+        let stmt = &rest[start..];
+        if let Some(meta) = stmt.strip_prefix('\\') {
             let (line, after) = meta.split_once('\n').unwrap_or((meta, ""));
             items.push(Item::Meta(line.trim().to_string()));
             rest = after;
             continue;
         }
-        match statement_end(trimmed) {
-            Some((end, skip, to_file)) => {
-                let text = trimmed[..end].trim().to_string();
-                if !text.is_empty() && !only_comments(&text) {
+        match statement_end(stmt) {
+            Some(End {
+                text_end,
+                next,
+                to_file,
+            }) => {
+                let text = stmt[..text_end].trim().to_string();
+                if !text.is_empty() {
                     items.push(Item::Sql { text, to_file });
                 }
-                rest = &trimmed[skip..];
+                rest = &stmt[next..];
             }
-            None => {
-                // Comments alone never need a terminator.
-                if only_comments(trimmed) {
-                    return (items, String::new());
-                }
-                return (items, trimmed.to_string());
-            }
+            None => return (items, stmt.to_string()),
         }
     }
 }
 
-/// End of the first statement: (end of its text, where the next starts,
-/// `\g` target).
-fn statement_end(text: &str) -> Option<(usize, usize, Option<String>)> {
-    let mut found = None;
-    let mut gfile = None;
+struct End {
+    /// End of the statement's text.
+    text_end: usize,
+    /// Where the next item starts.
+    next: usize,
+    /// `\g FILE`.
+    to_file: Option<String>,
+}
+
+/// Where the statement at the start of `text` ends, if it does.
+fn statement_end(text: &str) -> Option<End> {
+    let bytes = text.as_bytes();
+    let mut end = None;
     scan(text, |i, c| {
-        if found.is_some() || gfile.is_some() {
-            return;
-        }
-        if c == b';' {
-            found = Some(i);
-        } else if c == b'\\' && text[i + 1..].starts_with('g') {
-            let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-            let arg = text[i + 2..line_end].trim();
-            if text[i + 2..].chars().next().is_none_or(char::is_whitespace) {
-                gfile = Some((i, line_end, arg.to_string()));
+        match c {
+            b';' => {
+                end = Some(End {
+                    text_end: i,
+                    next: i + 1,
+                    to_file: None,
+                });
             }
+            b'\\'
+                if text[i + 1..].starts_with('g')
+                    && text[i + 2..].chars().next().is_none_or(char::is_whitespace) =>
+            {
+                let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                let arg = text[i + 2..line_end].trim().trim_end_matches(';').trim();
+                end = Some(End {
+                    text_end: i,
+                    next: line_end,
+                    to_file: (!arg.is_empty()).then(|| arg.to_string()),
+                });
+            }
+            b'\\'
+                if bytes[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|b| **b != b'\n')
+                    .all(u8::is_ascii_whitespace) =>
+            {
+                // A meta command on its own line ends the statement before it.
+                end = Some(End {
+                    text_end: i,
+                    next: i,
+                    to_file: None,
+                });
+            }
+            _ => {}
         }
+        end.is_none()
     });
-    if let Some((i, line_end, arg)) = gfile {
-        let to = (!arg.is_empty()).then_some(arg);
-        return Some((i, line_end, to));
-    }
-    found.map(|i| (i, i + 1, None))
-}
-
-fn only_comments(text: &str) -> bool {
-    let mut code = false;
-    scan(text, |_, c| code |= !c.is_ascii_whitespace());
-    !code
+    end
 }
 
 #[cfg(test)]
@@ -163,8 +226,39 @@ mod tests {
     #[test]
     fn comments_do_not_end_or_start_statements() {
         let (items, rest) = split("-- a; comment\nselect 1 /* ; */;\n-- done");
-        assert_eq!(items, vec![sql("-- a; comment\nselect 1 /* ; */")]);
+        assert_eq!(items, vec![sql("select 1 /* ; */")]);
         assert_eq!(rest, "");
+        // An unclosed block comment is not finished.
+        assert!(!is_complete("/* report\n for Q3"));
+        assert_eq!(
+            items_of("/* report\n for Q3 */\nselect 1;"),
+            vec![sql("select 1")]
+        );
+        // A comment before a meta command.
+        assert_eq!(
+            items_of("-- settings\n\\format csv\n"),
+            vec![Item::Meta("format csv".into())]
+        );
+    }
+
+    fn items_of(s: &str) -> Vec<Item> {
+        items(s)
+    }
+
+    #[test]
+    fn a_meta_line_ends_the_statement_before_it() {
+        assert_eq!(
+            items("select 1\n\\q"),
+            vec![sql("select 1"), Item::Meta("q".into())]
+        );
+        assert!(is_complete("select 1\n\\q"));
+        assert_eq!(items("select 'a\\b';"), vec![sql("select 'a\\b'")]);
+    }
+
+    #[test]
+    fn long_scripts_split_in_one_pass() {
+        let script = "insert into t values (1);\n".repeat(50_000);
+        assert_eq!(items(&script).len(), 50_000);
     }
 
     #[test]

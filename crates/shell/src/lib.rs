@@ -24,7 +24,6 @@ use rustyline::history::FileHistory;
 use sendlens_store::Workspace;
 
 use crate::complete::ShellHelper;
-use crate::input::{Item, split};
 use crate::render::Format;
 use crate::shell::{Flow, Settings, Shell};
 
@@ -32,7 +31,13 @@ use crate::shell::{Flow, Settings, Shell};
 #[derive(Debug, clap::Args)]
 pub struct ShellArgs {
     /// Run SQL or a meta command and exit (repeatable; run in order).
-    #[arg(short = 'c', long = "command", value_name = "SQL")]
+    // SQL may start with a `--` comment.
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        allow_hyphen_values = true
+    )]
     pub commands: Vec<String>,
     /// Run the statements of FILE and exit (repeatable; after -c).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -47,7 +52,7 @@ pub struct ShellArgs {
     /// Rows shown in table format on the terminal (0: all).
     #[arg(long, default_value_t = 40, value_name = "N")]
     pub maxrows: usize,
-    /// Print the elapsed time after each result (on by default in the terminal).
+    /// Print the elapsed time after each result (always on in an interactive shell).
     #[arg(long)]
     pub timing: bool,
     /// Run FILE at start (default: ~/.sendlensrc in the terminal).
@@ -97,10 +102,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .trim()
         .parse()
         .map_err(|_| format!("not a size: {s} (try 512M or 2G)"))?;
-    if n <= 0.0 {
-        return Err("the memory limit must be above 0".into());
+    let bytes = n * mult as f64;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(format!("the memory limit must be at least 1 byte, not {s}"));
     }
-    Ok((n * mult as f64) as usize)
+    Ok(bytes as usize)
 }
 
 /// Run the shell. Returns false when a statement failed in a
@@ -141,8 +147,10 @@ pub fn run(workspace: &Path, args: ShellArgs) -> anyhow::Result<bool> {
     if let Some(path) = rc {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read rc file {}", path.display()))?;
-        if rt.block_on(shell.run_text(&text, !interactive)).is_err() {
-            return Ok(false);
+        match rt.block_on(shell.run_text(&text, !interactive)) {
+            Ok(Flow::Quit) => return Ok(true),
+            Ok(Flow::Continue) => {}
+            Err(()) => return Ok(false),
         }
     }
 
@@ -199,15 +207,7 @@ fn interactive_loop(
                 }
                 let _ = editor.add_history_entry(text.trim_end());
                 let _ = editor.append_history(&history);
-                let (items, rest) = split(&text);
-                let mut items = items;
-                if !rest.trim().is_empty() {
-                    items.push(Item::Sql {
-                        text: rest.trim().to_string(),
-                        to_file: None,
-                    });
-                }
-                for item in items {
+                for item in input::items(&text) {
                     match rt.block_on(shell.run_item(&item)) {
                         Ok(Flow::Quit) => return Ok(true),
                         Ok(Flow::Continue) => {}
@@ -234,5 +234,7 @@ mod tests {
         assert_eq!(parse_size("1000"), Ok(1000));
         assert!(parse_size("12Q").is_err());
         assert!(parse_size("0").is_err());
+        assert!(parse_size("0.5").is_err());
+        assert!(parse_size("NaN").is_err());
     }
 }

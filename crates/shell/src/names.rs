@@ -38,6 +38,14 @@ pub struct Names {
 /// Shared between the shell and its completer.
 pub type SharedNames = Arc<RwLock<Names>>;
 
+/// Read access; names are only ever replaced whole, so a writer that
+/// panicked left a usable value.
+pub fn read(names: &SharedNames) -> std::sync::RwLockReadGuard<'_, Names> {
+    names
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// How many ids of each kind completion offers at most.
 const MAX_IDS: usize = 5000;
 

@@ -9,13 +9,13 @@ use std::io::Write;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Schema};
+use datafusion::arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 /// How results are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Table,
     Csv,
@@ -59,7 +59,13 @@ impl Format {
 }
 
 /// Writes a machine format batch by batch, so that large results stream.
-pub enum StreamWriter<'a> {
+pub struct StreamWriter<'a> {
+    kind: Kind<'a>,
+    schema: SchemaRef,
+    wrote: bool,
+}
+
+enum Kind<'a> {
     Csv(Box<datafusion::arrow::csv::Writer<&'a mut dyn Write>>),
     Json(ArrayWriter<&'a mut dyn Write>),
     Ndjson(LineDelimitedWriter<&'a mut dyn Write>),
@@ -67,41 +73,56 @@ pub enum StreamWriter<'a> {
 
 impl<'a> StreamWriter<'a> {
     /// A streaming writer, for the formats that have one.
-    pub fn new(format: Format, out: &'a mut dyn Write) -> Option<StreamWriter<'a>> {
-        Some(match format {
-            Format::Csv => StreamWriter::Csv(Box::new(
-                CsvWriterBuilder::new().with_header(true).build(out),
-            )),
-            Format::Tsv => StreamWriter::Csv(Box::new(
-                CsvWriterBuilder::new()
-                    .with_header(true)
-                    .with_delimiter(b'\t')
-                    .build(out),
-            )),
-            Format::Json => StreamWriter::Json(ArrayWriter::new(out)),
-            Format::Ndjson => StreamWriter::Ndjson(LineDelimitedWriter::new(out)),
+    pub fn new(
+        format: Format,
+        schema: SchemaRef,
+        out: &'a mut dyn Write,
+    ) -> Option<StreamWriter<'a>> {
+        let kind = match format {
+            Format::Csv | Format::Tsv => {
+                let delimiter = if format == Format::Tsv { b'\t' } else { b',' };
+                Kind::Csv(Box::new(
+                    CsvWriterBuilder::new()
+                        .with_header(true)
+                        .with_delimiter(delimiter)
+                        .build(out),
+                ))
+            }
+            Format::Json => Kind::Json(ArrayWriter::new(out)),
+            Format::Ndjson => Kind::Ndjson(LineDelimitedWriter::new(out)),
             Format::Table | Format::Markdown => return None,
+        };
+        Some(StreamWriter {
+            kind,
+            schema,
+            wrote: false,
         })
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
-        match self {
-            StreamWriter::Csv(w) => w.write(batch)?,
-            StreamWriter::Json(w) => w.write(batch)?,
-            StreamWriter::Ndjson(w) => w.write(batch)?,
+        self.wrote = true;
+        match &mut self.kind {
+            Kind::Csv(w) => w.write(batch)?,
+            Kind::Json(w) => w.write(batch)?,
+            Kind::Ndjson(w) => w.write(batch)?,
         }
         Ok(())
     }
 
-    pub fn finish(self) -> anyhow::Result<()> {
-        match self {
-            StreamWriter::Csv(_) => {}
-            StreamWriter::Json(mut w) => {
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        if !self.wrote {
+            // CSV and TSV still get their header line.
+            let empty = RecordBatch::new_empty(self.schema.clone());
+            self.write(&empty)?;
+        }
+        match self.kind {
+            Kind::Csv(_) => {}
+            Kind::Json(mut w) => {
                 w.finish()?;
                 let out = w.into_inner();
                 writeln!(out)?;
             }
-            StreamWriter::Ndjson(mut w) => w.finish()?,
+            Kind::Ndjson(mut w) => w.finish()?,
         }
         Ok(())
     }

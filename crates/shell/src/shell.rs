@@ -19,7 +19,7 @@ use sendlens_metrics::reference;
 use sendlens_store::Workspace;
 
 use crate::errors;
-use crate::input::{Item, split};
+use crate::input::{Item, items};
 use crate::meta::{self, Meta};
 use crate::names::{Names, SharedNames, load_ids};
 use crate::render::{self, Format, StreamWriter};
@@ -53,7 +53,12 @@ pub struct Shell {
     output: Output,
     /// Interactive: Ctrl-C cancels queries, results are cut to the terminal.
     interactive: bool,
+    /// Files being run by `\i`, innermost last.
+    including: Vec<PathBuf>,
 }
+
+/// How deep `\i` may nest: a file that includes itself stops here.
+const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// A session for the workspace with everything of the extension
 /// registered; `memory_limit` bytes caps what queries hold (sorts,
@@ -83,6 +88,7 @@ impl Shell {
             settings,
             output: Output::Terminal,
             interactive,
+            including: Vec::new(),
         }
     }
 
@@ -105,23 +111,16 @@ impl Shell {
             *n = fresh;
             n.ids = ids;
         }
-        self.load_ids_in_background();
+        if self.interactive {
+            self.load_ids_in_background();
+        }
     }
 
     /// Run every complete item of `text`. Returns Err with the message
     /// already printed when an item failed and `stop_on_error` is set.
     pub async fn run_text(&mut self, text: &str, stop_on_error: bool) -> Result<Flow, ()> {
-        let (items, rest) = split(text);
-        let mut items = items;
-        if !rest.trim().is_empty() {
-            // A last statement without ';' at the end of a file or -c.
-            items.push(Item::Sql {
-                text: rest.trim().to_string(),
-                to_file: None,
-            });
-        }
         let mut failed = false;
-        for item in items {
+        for item in items(text) {
             match self.run_item(&item).await {
                 Ok(Flow::Quit) => return Ok(Flow::Quit),
                 Ok(Flow::Continue) => {}
@@ -152,10 +151,6 @@ impl Shell {
 
     async fn run_meta(&mut self, text: &str) -> Result<Flow, String> {
         let meta = meta::parse(text)?;
-        let mut out = std::io::stdout().lock();
-        let mut say = |s: &str| {
-            let _ = writeln!(out, "{s}");
-        };
         match meta {
             Meta::Help => say(meta::help().trim_end()),
             Meta::Quit => return Ok(Flow::Quit),
@@ -191,7 +186,7 @@ impl Shell {
                 }
             }
             Meta::Output(Some(file)) => {
-                let path = PathBuf::from(&file);
+                let path = expand_home(&file);
                 let f = File::create(&path).map_err(|e| format!("cannot create {file}: {e}"))?;
                 self.output = Output::File {
                     path,
@@ -200,29 +195,30 @@ impl Shell {
                 say(&format!("results go to {file} until \\o"));
             }
             Meta::Include(file) => {
-                let text = std::fs::read_to_string(&file)
+                if self.including.len() >= MAX_INCLUDE_DEPTH {
+                    return Err(format!(
+                        "\\i {file}: files include each other more than {MAX_INCLUDE_DEPTH} deep"
+                    ));
+                }
+                let path = expand_home(&file);
+                let text = std::fs::read_to_string(&path)
                     .map_err(|e| format!("cannot read {file}: {e}"))?;
-                drop(out);
-                return match Box::pin(self.run_text(&text, true)).await {
-                    Ok(flow) => Ok(flow),
-                    Err(()) => Err(format!("{file}: stopped at the error above")),
-                };
+                self.including.push(path);
+                let result = Box::pin(self.run_text(&text, true)).await;
+                self.including.pop();
+                return result.map_err(|()| format!("{file}: stopped at the error above"));
             }
             Meta::Refresh => {
-                drop(out);
                 self.refresh_names().await;
-                println!("names reloaded");
+                say("names reloaded");
             }
             Meta::Describe(name) => {
-                drop(out);
                 self.describe(name.as_deref())?;
             }
             Meta::Functions(pattern) => {
-                drop(out);
                 self.functions(pattern.as_deref())?;
             }
             Meta::Metrics(pattern) => {
-                drop(out);
                 self.metrics(pattern.as_deref())?;
             }
         }
@@ -238,16 +234,21 @@ impl Shell {
                 .map(|h| Field::new(*h, DataType::Utf8, true))
                 .collect::<Vec<_>>(),
         );
-        print!("{}", render::table(&schema, &rows, terminal_width()));
-        println!(
+        let width = terminal_width().unwrap_or(usize::MAX);
+        let _ = write!(
+            std::io::stdout().lock(),
+            "{}",
+            render::table(&schema, &rows, width)
+        );
+        say(&format!(
             "({} row{})",
             rows.len(),
             if rows.len() == 1 { "" } else { "s" }
-        );
+        ));
     }
 
     fn describe(&self, name: Option<&str>) -> Result<(), String> {
-        let names = self.names.read().map_err(|_| "names unavailable")?;
+        let names = crate::names::read(&self.names);
         match name {
             None => {
                 let docs = reference::entries();
@@ -286,7 +287,7 @@ impl Shell {
                     .into_iter()
                     .find(|e| e.kind == "view" && e.name == n)
                 {
-                    println!("{}\n", doc.description);
+                    say(&format!("{}\n", doc.description));
                 }
                 let rows = info
                     .columns
@@ -304,28 +305,16 @@ impl Shell {
             .into_iter()
             .filter(|e| matches!(e.kind, "scalar" | "aggregate" | "table"))
             .collect();
-        let names = self.names.read().map_err(|_| "names unavailable")?;
+        let names = crate::names::read(&self.names);
         if let Some(p) = pattern {
             if let Some(e) = entries.iter().find(|e| e.name.eq_ignore_ascii_case(p)) {
-                println!("[{}] {}", e.kind, e.full.trim_end());
+                say(&format!("[{}] {}", e.kind, e.full.trim_end()));
                 return Ok(());
             }
             // Built-in functions documented by DataFusion.
             let state = self.ctx.state();
-            if let Some(d) = state
-                .scalar_functions()
-                .get(p)
-                .and_then(|f| f.documentation())
-            {
-                println!("[scalar] {}", reference::full_text(d).trim_end());
-                return Ok(());
-            }
-            if let Some(d) = state
-                .aggregate_functions()
-                .get(p)
-                .and_then(|f| f.documentation())
-            {
-                println!("[aggregate] {}", reference::full_text(d).trim_end());
+            if let Some((kind, d)) = builtin_doc(&state, p) {
+                say(&format!("[{kind}] {}", reference::full_text(d).trim_end()));
                 return Ok(());
             }
             let p = p.to_ascii_lowercase();
@@ -355,10 +344,10 @@ impl Shell {
                 .map(|e| vec![e.name.clone(), e.kind.to_string(), e.summary().to_string()])
                 .collect();
             self.print_listing(&["name", "kind", "description"], rows);
-            println!(
+            say(&format!(
                 "and {} built-in functions: \\df PATTERN searches them all, \\df NAME shows one in full",
                 names.functions.len()
-            );
+            ));
         }
         Ok(())
     }
@@ -395,7 +384,7 @@ impl Shell {
         match result {
             Ok(summary) => {
                 if let Some(line) = summary.footer(self.settings.timing, elapsed) {
-                    println!("{line}");
+                    say(&line);
                 }
                 if is_ddl(sql) {
                     self.refresh_names().await;
@@ -407,7 +396,7 @@ impl Shell {
                 elapsed.as_secs_f64()
             )),
             Err(Failure::Query(e)) => {
-                let names = self.names.read().map_err(|_| "names unavailable")?;
+                let names = crate::names::read(&self.names);
                 Err(errors::describe(&e, sql, &names))
             }
             Err(Failure::Other(msg)) => Err(format!("error: {msg}")),
@@ -425,16 +414,14 @@ impl Shell {
         let mut stream = df.execute_stream().await?;
         let format = self.settings.format;
         let mut once = match to_file {
-            Some(f) => Some((
-                PathBuf::from(f),
-                BufWriter::new(
-                    File::create(f)
-                        .map_err(|e| Failure::Other(format!("cannot create {f}: {e}")))?,
-                ),
-            )),
+            Some(f) => {
+                let path = expand_home(f);
+                let file = File::create(&path)
+                    .map_err(|e| Failure::Other(format!("cannot create {f}: {e}")))?;
+                Some((path, BufWriter::new(file)))
+            }
             None => None,
         };
-        let to_terminal = once.is_none() && matches!(self.output, Output::Terminal);
         let file_path = once
             .as_ref()
             .map(|(p, _)| p.clone())
@@ -442,14 +429,14 @@ impl Shell {
                 Output::File { path, .. } => Some(path.clone()),
                 Output::Terminal => None,
             });
-        let limit = if to_terminal
-            && format.truncates()
-            && self.settings.max_rows > 0
-            && self.interactive
-        {
-            self.settings.max_rows
-        } else {
-            usize::MAX
+        // Only a person at the terminal gets a cut, terminal-wide table.
+        let width = match file_path {
+            None if self.interactive => terminal_width(),
+            _ => None,
+        };
+        let limit = match width {
+            Some(_) if format.truncates() && self.settings.max_rows > 0 => self.settings.max_rows,
+            _ => usize::MAX,
         };
         let mut stdout = std::io::stdout().lock();
         let out: &mut dyn Write = match (&mut once, &mut self.output) {
@@ -460,7 +447,7 @@ impl Shell {
         let mut rows = 0usize;
         let mut kept: Vec<RecordBatch> = Vec::new();
         let mut kept_rows = 0usize;
-        let mut writer = StreamWriter::new(format, &mut *out);
+        let mut writer = StreamWriter::new(format, schema.clone(), &mut *out);
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             rows += batch.num_rows();
@@ -474,31 +461,21 @@ impl Shell {
                 None => {}
             }
         }
-        progress.finish();
         let streamed = writer
             .map(StreamWriter::finish)
             .transpose()
             .map_err(|e| Failure::Other(e.to_string()))?
             .is_some();
-        if !streamed {
-            {
-                let cells = render::cells(&schema, &kept, limit)
-                    .map_err(|e| Failure::Other(e.to_string()))?;
-                let text = if format == Format::Markdown {
-                    render::markdown(&schema, &cells)
-                } else if schema.fields().is_empty() {
-                    String::new()
-                } else {
-                    let width = if to_terminal {
-                        terminal_width()
-                    } else {
-                        usize::MAX
-                    };
-                    render::table(&schema, &cells, width)
-                };
-                out.write_all(text.as_bytes())
-                    .map_err(|e| Failure::Other(e.to_string()))?;
-            }
+        if !streamed && !schema.fields().is_empty() {
+            let cells =
+                render::cells(&schema, &kept, limit).map_err(|e| Failure::Other(e.to_string()))?;
+            let text = if format == Format::Markdown {
+                render::markdown(&schema, &cells)
+            } else {
+                render::table(&schema, &cells, width.unwrap_or(usize::MAX))
+            };
+            out.write_all(text.as_bytes())
+                .map_err(|e| Failure::Other(e.to_string()))?;
         }
         out.flush().map_err(|e| Failure::Other(e.to_string()))?;
         Ok(Summary {
@@ -512,9 +489,30 @@ impl Shell {
     }
 }
 
+/// `~/x` as the home folder's `x`, as a shell would.
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// Print a line; a closed pipe (`| head`) is not worth a panic.
+fn say(text: &str) {
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 /// Statements that change what names exist.
 fn is_ddl(sql: &str) -> bool {
-    let first = sql
+    let mut start = sql.len();
+    crate::input::scan(sql, |i, c| {
+        if c.is_ascii_whitespace() {
+            return true;
+        }
+        start = i;
+        false
+    });
+    let first = sql[start..]
         .split_whitespace()
         .next()
         .unwrap_or("")
@@ -522,43 +520,49 @@ fn is_ddl(sql: &str) -> bool {
     matches!(first.as_str(), "create" | "drop")
 }
 
-fn builtin_summary(state: &datafusion::execution::SessionState, name: &str) -> String {
-    let doc = state
+/// A built-in function's documentation and kind.
+fn builtin_doc<'a>(
+    state: &'a datafusion::execution::SessionState,
+    name: &str,
+) -> Option<(&'static str, &'a datafusion::logical_expr::Documentation)> {
+    if let Some(d) = state
         .scalar_functions()
         .get(name)
         .and_then(|f| f.documentation())
-        .or_else(|| {
-            state
-                .aggregate_functions()
-                .get(name)
-                .and_then(|f| f.documentation())
-        })
-        .or_else(|| {
-            state
-                .window_functions()
-                .get(name)
-                .and_then(|f| f.documentation())
-        });
-    doc.map(|d| d.description.lines().next().unwrap_or("").to_string())
+    {
+        return Some(("scalar", d));
+    }
+    if let Some(d) = state
+        .aggregate_functions()
+        .get(name)
+        .and_then(|f| f.documentation())
+    {
+        return Some(("aggregate", d));
+    }
+    let d = state
+        .window_functions()
+        .get(name)
+        .and_then(|f| f.documentation())?;
+    Some(("window", d))
+}
+
+fn builtin_summary(state: &datafusion::execution::SessionState, name: &str) -> String {
+    builtin_doc(state, name)
+        .map(|(_, d)| d.description.lines().next().unwrap_or("").to_string())
         .unwrap_or_default()
 }
 
-pub fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .or_else(terminal_columns)
-        .unwrap_or(100)
-        .max(20)
-}
-
-/// Columns of the terminal on stdout.
-fn terminal_columns() -> Option<usize> {
+/// Columns of the terminal on stdout (or `COLUMNS`); None when stdout is
+/// not a terminal, so that nothing is cut.
+pub fn terminal_width() -> Option<usize> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    let (_, cols) = console::Term::stdout().size();
-    Some(cols as usize)
+    let cols = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| console::Term::stdout().size().1 as usize);
+    Some(cols.max(20))
 }
 
 enum Failure {
