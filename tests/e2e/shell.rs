@@ -113,6 +113,12 @@ fn meta_commands_describe_the_catalog() {
     s.expect("[aggregate] email_open_rate(").unwrap();
     s.send("\\metrics bounce\r").unwrap();
     s.expect("hard_bounces").unwrap();
+    // Long results are cut on the terminal, with a note.
+    s.send("\\maxrows 2\r").unwrap();
+    s.expect("maxrows: 2").unwrap();
+    s.send("SELECT campaign_id FROM campaign_metrics;\r")
+        .unwrap();
+    s.expect("showing 2 of 3 rows").expect("the cut is said");
     s.send("SELECT * FROM campain_metrics;\r").unwrap();
     s.expect("did you mean campaign_metrics")
         .expect("a suggestion");

@@ -577,6 +577,23 @@ mod tests {
     }
 
     #[test]
+    fn file_paths_after_meta_commands_and_in_quotes() {
+        let dir = std::env::temp_dir().join(format!("sendlens-complete-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("reports")).unwrap();
+        std::fs::write(dir.join("report.sql"), "select 1;").unwrap();
+        let d = dir.display();
+        assert_eq!(
+            replacements(&format!("\\i {d}/rep")),
+            [format!("{d}/report.sql"), format!("{d}/reports/")]
+        );
+        assert_eq!(
+            replacements(&format!("copy t to '{d}/reports")),
+            [format!("{d}/reports/")]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn tables_and_aliases() {
         assert_eq!(
             statement_tables("select * from a x join b as y on x.k = y.k, c"),
