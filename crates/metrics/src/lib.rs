@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The sendlens DataFusion extension: every campaign metric of the catalog as
 //! views, scalar and aggregate functions and table functions.
 //!

@@ -10,10 +10,13 @@ use crate::{catalog, table_fns, udaf, udf, views};
 /// One documented thing.
 #[derive(Debug, Clone)]
 pub struct Entry {
+    /// SQL name.
     pub name: String,
     /// scalar, aggregate, table, view, metric or rate.
     pub kind: &'static str,
+    /// What it is, in a few sentences.
     pub description: String,
+    /// Syntax, description, arguments and example, as `\\df NAME` shows them.
     pub full: String,
 }
 
