@@ -268,9 +268,9 @@ impl ShellHelper {
             out.extend(
                 names
                     .tables
-                    .keys()
-                    .filter(|t| starts_with_ci(t, word))
-                    .map(|t| pair(t.clone(), t.clone())),
+                    .iter()
+                    .filter(|(t, info)| info.kind != "table function" && starts_with_ci(t, word))
+                    .map(|(t, _)| pair(t.clone(), t.clone())),
             );
             out.extend(
                 names
@@ -438,12 +438,33 @@ pub fn statement_tables(statement: &str) -> Vec<(String, Option<String>)> {
         let t = tokens[i].to_ascii_lowercase();
         if t == "from" || t == "join" {
             let mut j = i + 1;
-            while let Some(name) = tokens.get(j) {
-                if name == "(" || tokens.get(j + 1).is_some_and(|n| n == "(") {
+            while let Some(name) = tokens.get(j).cloned() {
+                if name == "(" {
                     break;
                 }
+                // A table function: its name, then skip its arguments.
+                if tokens.get(j + 1).is_some_and(|n| n == "(") {
+                    let mut depth = 0;
+                    let mut k = j + 1;
+                    while let Some(t) = tokens.get(k) {
+                        depth += match t.as_str() {
+                            "(" => 1,
+                            ")" => -1,
+                            _ => 0,
+                        };
+                        k += 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    tokens.drain(j + 1..k);
+                }
                 // Unquoted names are case-insensitive: DataFusion lower-cases them.
-                let table = name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase();
+                let table = name
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(&name)
+                    .to_ascii_lowercase();
                 j += 1;
                 let mut alias = None;
                 if tokens.get(j).is_some_and(|a| a.eq_ignore_ascii_case("as")) {
@@ -501,6 +522,13 @@ mod tests {
                 columns: cols(&["event_type", "endpoint_id"]),
             },
         );
+        tables.insert(
+            "campaign_daily".to_string(),
+            TableInfo {
+                kind: "table function",
+                columns: cols(&["day", "endpoint_deliveries"]),
+            },
+        );
         let names = Names {
             tables,
             functions: vec!["email_open_rate".into(), "safe_rate".into()],
@@ -540,6 +568,16 @@ mod tests {
         assert_eq!(
             replacements("select * from campaign_metrics m where m.mess"),
             ["m.messages_sent"]
+        );
+    }
+
+    #[test]
+    fn columns_of_a_table_function() {
+        assert_eq!(
+            replacements(
+                "select * from campaign_daily('x', '2026-01-01', '2026-01-02') where endpoint_d"
+            ),
+            ["endpoint_deliveries"]
         );
     }
 
@@ -595,6 +633,10 @@ mod tests {
 
     #[test]
     fn tables_and_aliases() {
+        assert_eq!(
+            statement_tables("select * from campaign_daily('a', f(1), '2026') d where"),
+            vec![("campaign_daily".into(), Some("d".into()))]
+        );
         assert_eq!(
             statement_tables("select * from a x join b as y on x.k = y.k, c"),
             vec![

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use datafusion::arrow::array::AsArray;
-use datafusion::catalog::TableProvider;
+use datafusion::catalog::{TableFunctionArgs, TableProvider};
 use datafusion::datasource::TableType;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionContext, lit};
 use sendlens_metrics::kpi::{self, Scope};
 
-/// A table or view and its columns.
+/// A table, view or table function and its columns.
 #[derive(Debug, Clone)]
 pub struct TableInfo {
     pub kind: &'static str,
@@ -72,6 +72,20 @@ impl Names {
         functions.dedup();
         let mut table_functions: Vec<String> = state.table_functions().keys().cloned().collect();
         table_functions.sort();
+        // Table functions whose columns do not depend on their arguments
+        // (the campaign ones: id, start, end) complete like tables.
+        let sample = [lit("campaign"), lit("2026-01-01"), lit("2026-01-02")];
+        for (name, f) in state.table_functions() {
+            if tables.contains_key(name) {
+                continue;
+            }
+            let args = TableFunctionArgs::new(&sample, &state);
+            if let Ok(provider) = f.create_table_provider_with_args(args) {
+                let mut info = table_info(provider.as_ref());
+                info.kind = "table function";
+                tables.insert(name.clone(), info);
+            }
+        }
         let kpis = BTreeMap::from([
             ("campaign_kpi", kpi::names(Scope::Campaign)),
             ("application_kpi", kpi::names(Scope::Application)),
