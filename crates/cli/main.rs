@@ -1,7 +1,6 @@
 //! `sendlens`: campaign analytics for Amazon Pinpoint and SES event exports.
 
 mod commands;
-mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,7 +74,7 @@ fn main() -> ExitCode {
         Command::Init(a) => commands::init::run(&workspace, a),
         Command::Shell(a) => return shell(&workspace, a),
         Command::Ingest(a) => commands::ingest::run(&workspace, a),
-        Command::Sql(a) => commands::sql::run(&workspace, a),
+        Command::Sql(a) => return shell(&workspace, a.into()),
         Command::Metrics(a) => commands::metrics::run(&workspace, a),
         Command::Campaigns(a) => commands::campaigns::run(&workspace, a),
         Command::Functions(a) => commands::functions::run(a),

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use sendlens_store::{Config, IngestOptions, IngestProgress, Workspace, ingest};
 
-use crate::output::{Format, write_batches};
+use sendlens_shell::render::{Format, write_batches};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,9 +17,7 @@ pub struct Args {
 /// The sample's campaigns from the `campaign_metrics` view, rates as percentages.
 const OVERVIEW: &str = "\
 SELECT campaign_id, endpoints_targeted, messages_sent, messages_delivered, links_clicked,
-       CAST(round(delivery_rate * 100, 1) AS VARCHAR) || '%' AS delivery_rate,
-       coalesce(CAST(round(email_open_rate * 100, 1) AS VARCHAR) || '%', '-') AS email_open_rate,
-       coalesce(CAST(round(bounce_rate * 100, 1) AS VARCHAR) || '%', '-') AS bounce_rate
+       delivery_rate, email_open_rate, bounce_rate
 FROM campaign_metrics
 ORDER BY messages_sent DESC, campaign_id
 LIMIT 10";
@@ -48,8 +46,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("Campaigns in the sample (top 10 by messages sent, from the campaign_metrics view):");
     rt.block_on(async {
         let ctx = sendlens_metrics::open_session(&ws).await?;
-        let batches = ctx.sql(OVERVIEW).await?.collect().await?;
-        write_batches(&mut std::io::stdout().lock(), &batches, Format::Table)?;
+        let df = ctx.sql(OVERVIEW).await?;
+        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        write_batches(
+            &mut std::io::stdout().lock(),
+            schema,
+            &batches,
+            Format::Table,
+        )?;
         anyhow::Ok(())
     })?;
     println!();

@@ -15,7 +15,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 
 /// How results are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     Table,
     Csv,
@@ -126,6 +126,31 @@ impl<'a> StreamWriter<'a> {
         }
         Ok(())
     }
+}
+
+/// Write a whole result: every row, as a table for people or in a machine
+/// format.
+pub fn write_batches(
+    out: &mut dyn Write,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+    format: Format,
+) -> anyhow::Result<()> {
+    if matches!(format, Format::Table | Format::Markdown) {
+        let cells = cells(&schema, batches, usize::MAX)?;
+        let text = if format == Format::Markdown {
+            markdown(&schema, &cells)
+        } else {
+            table(&schema, &cells, usize::MAX)
+        };
+        out.write_all(text.as_bytes())?;
+    } else if let Some(mut w) = StreamWriter::new(format, schema, out) {
+        for b in batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+    }
+    Ok(())
 }
 
 /// Cells of `batches` as text for people, row by row, at most `limit` rows.

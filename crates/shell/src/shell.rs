@@ -383,6 +383,13 @@ impl Shell {
         let elapsed = started.elapsed();
         match result {
             Ok(summary) => {
+                if self.settings.timing
+                    && !self.interactive
+                    && summary.footer(false, elapsed).is_none()
+                {
+                    // Machine formats keep stdout for the data.
+                    eprintln!("Time: {:.3} s", elapsed.as_secs_f64());
+                }
                 if let Some(line) = summary.footer(self.settings.timing, elapsed) {
                     say(&line);
                 }
