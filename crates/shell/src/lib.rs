@@ -112,12 +112,8 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 /// Run the shell. Returns false when a statement failed in a
 /// non-interactive run (the exit code is then 1).
 pub fn run(workspace: &Path, args: ShellArgs) -> anyhow::Result<bool> {
-    let ws = Workspace::open(workspace).with_context(|| {
-        format!(
-            "{} is not a sendlens workspace: create one with `sendlens init DIR`, or pass --workspace DIR",
-            workspace.display()
-        )
-    })?;
+    // The store's error says how to make a workspace.
+    let ws = Workspace::open(workspace)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
