@@ -13,6 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// How results are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -304,23 +305,48 @@ fn printable(s: &str) -> String {
     }
 }
 
+/// Columns `s` takes on a terminal (CJK characters take two).
 fn width(s: &str) -> usize {
-    s.chars().count()
+    UnicodeWidthStr::width(s)
 }
 
+/// `s` cut to at most `w` columns, with `…` when cut.
 fn cut(s: &str, w: usize) -> String {
     if width(s) <= w {
         return s.to_string();
     }
-    let mut out: String = s.chars().take(w.saturating_sub(1)).collect();
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let cw = UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw + 1 > w {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
     out.push('…');
     out
+}
+
+/// `s` padded with spaces to `w` columns, on the left or the right.
+fn pad(s: &str, w: usize, right: bool) -> String {
+    let fill = " ".repeat(w.saturating_sub(width(s)));
+    if right {
+        format!("{fill}{s}")
+    } else {
+        format!("{s}{fill}")
+    }
 }
 
 /// An aligned table (psql style) no wider than `max_width`: the widest
 /// columns are cut, with `…`, until it fits.
 pub fn table(schema: &Schema, rows: &[Vec<String>], max_width: usize) -> String {
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| printable(f.name()))
+        .collect();
     let right: Vec<bool> = schema
         .fields()
         .iter()
@@ -350,14 +376,7 @@ pub fn table(schema: &Schema, rows: &[Vec<String>], max_width: usize) -> String 
             .iter()
             .zip(&widths)
             .zip(&right)
-            .map(|((c, &w), &r)| {
-                let c = cut(c, w);
-                if r && !header {
-                    format!("{c:>w$}")
-                } else {
-                    format!("{c:<w$}")
-                }
-            })
+            .map(|((c, &w), &r)| pad(&cut(c, w), w, r && !header))
             .collect();
         format!(" {} ", parts.join(" | ")).trim_end().to_string()
     };
@@ -458,6 +477,26 @@ mod tests {
         let t = table(&schema, &rows, 40);
         assert!(t.lines().all(|l| width(l) <= 40), "{t}");
         assert!(t.contains('…'));
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns() {
+        let schema = Schema::new(vec![
+            Field::new("subject", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]);
+        let rows = vec![
+            vec!["夏のセール".to_string(), "1".to_string()],
+            vec!["sale".to_string(), "22".to_string()],
+        ];
+        let t = table(&schema, &rows, 200);
+        let lines: Vec<&str> = t.lines().collect();
+        // Every line of the table is as wide on the terminal.
+        assert_eq!(width(lines[2]), width(lines[3]), "{t}");
+        assert_eq!(lines[2], " 夏のセール |  1");
+        let narrow = table(&schema, &rows, 14);
+        assert!(narrow.lines().all(|l| width(l) <= 14), "{narrow}");
+        assert!(narrow.contains(" 夏のセ… |  1"), "{narrow}");
     }
 
     #[test]
