@@ -121,6 +121,19 @@ fn pair(display: impl Into<String>, replacement: impl Into<String>) -> Pair {
     }
 }
 
+/// Function names starting with `word`, completed up to the open parenthesis.
+fn calls<'a>(functions: &'a [String], word: &'a str) -> impl Iterator<Item = Pair> + 'a {
+    functions
+        .iter()
+        .filter(move |f| starts_with_ci(f, word))
+        .map(|f| pair(format!("{f}()"), format!("{f}(")))
+}
+
+/// Characters of an unquoted identifier (and `.` between its parts).
+fn is_ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '.'
+}
+
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
     s.to_ascii_lowercase()
         .starts_with(&prefix.to_ascii_lowercase())
@@ -171,7 +184,7 @@ impl ShellHelper {
                 let word_start = before
                     .char_indices()
                     .rev()
-                    .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '.')
+                    .take_while(|(_, c)| is_ident_char(*c))
                     .last()
                     .map_or(pos, |(i, _)| i);
                 let word = &before[word_start..];
@@ -272,13 +285,7 @@ impl ShellHelper {
                     .filter(|(t, info)| info.kind != "table function" && starts_with_ci(t, word))
                     .map(|(t, _)| pair(t.clone(), t.clone())),
             );
-            out.extend(
-                names
-                    .table_functions
-                    .iter()
-                    .filter(|t| starts_with_ci(t, word))
-                    .map(|t| pair(format!("{t}()"), format!("{t}("))),
-            );
+            out.extend(calls(&names.table_functions, word));
             return out;
         }
         let mut seen = std::collections::HashSet::new();
@@ -294,13 +301,7 @@ impl ShellHelper {
         if word.is_empty() {
             return out;
         }
-        out.extend(
-            names
-                .functions
-                .iter()
-                .filter(|f| starts_with_ci(f, word))
-                .map(|f| pair(format!("{f}()"), format!("{f}("))),
-        );
+        out.extend(calls(&names.functions, word));
         let lower = word.chars().next().is_some_and(char::is_lowercase);
         out.extend(
             KEYWORDS
@@ -414,7 +415,7 @@ pub fn statement_tables(statement: &str) -> Vec<(String, Option<String>)> {
     let mut tokens: Vec<String> = Vec::new();
     let mut word = String::new();
     for c in code.chars() {
-        if c.is_alphanumeric() || c == '_' || c == '.' {
+        if is_ident_char(c) {
             word.push(c);
         } else {
             if !word.is_empty() {

@@ -3,11 +3,11 @@
 
 use datafusion::error::DataFusionError;
 
-use crate::names::{Names, nearest};
+use crate::names::{Names, did_you_mean, nearest};
 
 /// The text to print for an error of `sql`.
 pub fn describe(err: &DataFusionError, sql: &str, names: &Names) -> String {
-    let message = first_line_clean(err);
+    let message = err.strip_backtrace().trim().to_string();
     // DataFusion lists every column of the tables after an unknown one: name
     // the nearest instead.
     let (message, columns) = match message.split_once("\nValid fields are ") {
@@ -27,29 +27,19 @@ pub fn describe(err: &DataFusionError, sql: &str, names: &Names) -> String {
             .split(", ")
             .map(|f| f.rsplit('.').next().unwrap_or(f))
             .collect();
-        let near = nearest(&wanted, names.into_iter());
-        if message.contains("Did you mean") {
-            // DataFusion named the nearest column itself.
-        } else if !near.is_empty() {
-            out.push_str(&format!("\nhint: did you mean {}?", near.join(", ")));
-        } else {
-            out.push_str("\nhint: \\d NAME lists the columns of a table or view");
+        // DataFusion sometimes names the nearest column itself.
+        if !message.contains("Did you mean") {
+            let hint = did_you_mean(&nearest(&wanted, names.into_iter()))
+                .unwrap_or_else(|| "\\d NAME lists the columns of a table or view".into());
+            out.push_str(&format!("\nhint: {hint}"));
         }
     }
     if let Some(table) = missing_table(&err.to_string()) {
-        let near = nearest(&table, names.table_names());
-        if !near.is_empty() {
-            out.push_str(&format!("\nhint: did you mean {}?", near.join(", ")));
-        } else {
-            out.push_str("\nhint: \\d lists the tables and views");
-        }
+        let hint = did_you_mean(&nearest(&table, names.table_names()))
+            .unwrap_or_else(|| "\\d lists the tables and views".into());
+        out.push_str(&format!("\nhint: {hint}"));
     }
     out
-}
-
-fn first_line_clean(err: &DataFusionError) -> String {
-    let s = err.strip_backtrace();
-    s.trim().to_string()
 }
 
 /// (line, column), both from 1, of the error in the statement.

@@ -27,6 +27,9 @@ use crate::complete::ShellHelper;
 use crate::render::Format;
 use crate::shell::{Flow, Settings, Shell};
 
+/// Rows a table shows on the terminal unless `\maxrows` says otherwise.
+pub const DEFAULT_MAX_ROWS: usize = 40;
+
 /// Options of `sendlens shell`.
 #[derive(Debug, clap::Args)]
 pub struct ShellArgs {
@@ -50,7 +53,7 @@ pub struct ShellArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<usize>,
     /// Rows shown in table format on the terminal (0: all).
-    #[arg(long, default_value_t = 40, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_MAX_ROWS, value_name = "N")]
     pub maxrows: usize,
     /// Print the elapsed time after each result (always on in an interactive shell).
     #[arg(long)]
@@ -70,7 +73,7 @@ impl Default for ShellArgs {
             files: Vec::new(),
             format: None,
             memory_limit: None,
-            maxrows: 40,
+            maxrows: DEFAULT_MAX_ROWS,
             timing: false,
             rc: None,
             no_rc: false,

@@ -2,7 +2,7 @@
 //! tables and their columns, functions, KPI names, and the ids found in the
 //! data (loaded in the background, so that start-up does not wait).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 use datafusion::arrow::array::AsArray;
@@ -121,34 +121,30 @@ fn table_info(t: &dyn TableProvider) -> TableInfo {
     TableInfo { kind, columns }
 }
 
-/// Distinct ids of the data: read from the message facts, which are small
-/// and usually materialized.
+/// Distinct ids of the data, in one scan of the message facts (small, and
+/// usually materialized); at most [`MAX_IDS`] of each kind.
 pub async fn load_ids(ctx: &SessionContext) -> Ids {
-    async fn distinct(ctx: &SessionContext, column: &str) -> Vec<String> {
-        let sql = format!(
-            "SELECT DISTINCT {column} FROM message_facts WHERE {column} IS NOT NULL ORDER BY 1 LIMIT {MAX_IDS}"
-        );
-        let Ok(df) = ctx.sql(&sql).await else {
-            return Vec::new();
-        };
-        let Ok(batches) = df.collect().await else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for b in &batches {
-            let col = b.column(0);
+    const SQL: &str = "SELECT DISTINCT CAST(campaign_id AS VARCHAR), CAST(app_id AS VARCHAR), \
+                       CAST(journey_id AS VARCHAR) FROM message_facts";
+    let mut sets: [BTreeSet<String>; 3] = Default::default();
+    let batches = match ctx.sql(SQL).await {
+        Ok(df) => df.collect().await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    for b in &batches {
+        for (set, col) in sets.iter_mut().zip(b.columns()) {
             if let Some(s) = col.as_string_opt::<i32>() {
-                out.extend(s.iter().flatten().map(str::to_string));
+                set.extend(s.iter().flatten().map(str::to_string));
             } else if let Some(s) = col.as_string_view_opt() {
-                out.extend(s.iter().flatten().map(str::to_string));
+                set.extend(s.iter().flatten().map(str::to_string));
             }
         }
-        out
     }
+    let [campaigns, apps, journeys] = sets.map(|set| set.into_iter().take(MAX_IDS).collect());
     Ids {
-        campaigns: distinct(ctx, "campaign_id").await,
-        apps: distinct(ctx, "app_id").await,
-        journeys: distinct(ctx, "journey_id").await,
+        campaigns,
+        apps,
+        journeys,
     }
 }
 
@@ -189,6 +185,11 @@ pub fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<St
         .take(3)
         .map(|(_, n)| n.to_string())
         .collect()
+}
+
+/// "did you mean a, b?", when there is anything to suggest.
+pub fn did_you_mean(near: &[String]) -> Option<String> {
+    (!near.is_empty()).then(|| format!("did you mean {}?", near.join(", ")))
 }
 
 #[cfg(test)]

@@ -273,15 +273,10 @@ impl Shell {
             }
             Some(n) => {
                 let Some(info) = names.tables.get(n) else {
-                    let near = crate::names::nearest(n, names.table_names());
-                    return Err(if near.is_empty() {
-                        format!("no table or view named {n}; \\d lists them")
-                    } else {
-                        format!(
-                            "no table or view named {n}; did you mean {}?",
-                            near.join(", ")
-                        )
-                    });
+                    let hint =
+                        crate::names::did_you_mean(&crate::names::nearest(n, names.table_names()))
+                            .unwrap_or_else(|| "\\d lists them".into());
+                    return Err(format!("no table or view named {n}; {hint}"));
                 };
                 if let Some(doc) = reference::entries()
                     .into_iter()
@@ -321,7 +316,7 @@ impl Shell {
             let mut rows: Vec<Vec<String>> = entries
                 .iter()
                 .filter(|e| e.name.contains(&p))
-                .map(|e| vec![e.name.clone(), e.kind.to_string(), e.summary().to_string()])
+                .map(entry_row)
                 .collect();
             for f in names.functions.iter().chain(&names.table_functions) {
                 if f.contains(&p) && !entries.iter().any(|e| &e.name == f) {
@@ -339,10 +334,7 @@ impl Shell {
             }
             self.print_listing(&["name", "kind", "description"], rows);
         } else {
-            let rows = entries
-                .iter()
-                .map(|e| vec![e.name.clone(), e.kind.to_string(), e.summary().to_string()])
-                .collect();
+            let rows = entries.iter().map(entry_row).collect();
             self.print_listing(&["name", "kind", "description"], rows);
             say(&format!(
                 "and {} built-in functions: \\df PATTERN searches them all, \\df NAME shows one in full",
@@ -468,6 +460,8 @@ impl Shell {
                 None => {}
             }
         }
+        // The spinner goes before the result is printed.
+        progress.finish();
         let streamed = writer
             .map(StreamWriter::finish)
             .transpose()
@@ -525,6 +519,11 @@ fn is_ddl(sql: &str) -> bool {
         .unwrap_or("")
         .to_ascii_lowercase();
     matches!(first.as_str(), "create" | "drop")
+}
+
+/// A listing row of a reference entry: name, kind, summary.
+fn entry_row(e: &reference::Entry) -> Vec<String> {
+    vec![e.name.clone(), e.kind.to_string(), e.summary().to_string()]
 }
 
 /// A built-in function's documentation and kind.

@@ -8,9 +8,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, Float64Array, StringArray};
+use datafusion::arrow::array::{ArrayRef, AsArray, Float64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Float64Type};
 use datafusion::error::Result;
 use datafusion::logical_expr::{
     ColumnarValue, DocSection, Documentation, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
@@ -119,21 +119,13 @@ impl ScalarUDFImpl for SimpleUdf {
 
 /// An argument as a `Utf8` array, whatever string type (or NULL) it came as.
 pub fn utf8(array: &ArrayRef) -> Result<StringArray> {
-    let cast = cast(array, &DataType::Utf8)?;
-    Ok(cast
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("cast to Utf8 gives a StringArray")
-        .clone())
+    Ok(cast(array, &DataType::Utf8)?.as_string::<i32>().clone())
 }
 
 /// An argument as a `Float64` array, whatever numeric type (or NULL) it came as.
 pub fn float64(array: &ArrayRef) -> Result<Float64Array> {
-    let cast = cast(array, &DataType::Float64)?;
-    Ok(cast
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .expect("cast to Float64 gives a Float64Array")
+    Ok(cast(array, &DataType::Float64)?
+        .as_primitive::<Float64Type>()
         .clone())
 }
 
