@@ -52,6 +52,10 @@ enum Command {
     Campaigns(commands::campaigns::Args),
     /// List the functions, table functions, views and metrics, or show one in full.
     Functions(commands::functions::Args),
+    /// Campaign reports: list, run, backfill, retry, history.
+    Report(commands::report::Args),
+    /// Run reports on their schedules (a long-running scheduler, or one pass).
+    Schedule(commands::schedule::Args),
     /// Compact small data files and cluster them by campaign.
     Optimize(commands::maintenance::OptimizeArgs),
     /// Rebuild the materialized message facts (ingest, optimize and vacuum do it themselves).
@@ -78,6 +82,8 @@ fn main() -> ExitCode {
         Command::Metrics(a) => commands::metrics::run(&workspace, a),
         Command::Campaigns(a) => commands::campaigns::run(&workspace, a),
         Command::Functions(a) => commands::functions::run(a),
+        Command::Report(a) => commands::report::run(&workspace, a),
+        Command::Schedule(a) => commands::schedule::run(&workspace, a),
         Command::Optimize(a) => commands::maintenance::optimize(&workspace, a),
         Command::Refresh(a) => commands::maintenance::refresh(&workspace, a),
         Command::Vacuum(a) => commands::maintenance::vacuum(&workspace, a),

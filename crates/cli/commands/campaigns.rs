@@ -4,7 +4,7 @@ use std::path::Path;
 
 use sendlens_store::Workspace;
 
-use sendlens_shell::render::{Format, write_batches};
+use sendlens_render::{Format, write_batches};
 
 #[derive(clap::Args)]
 pub struct Args {

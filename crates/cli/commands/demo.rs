@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use sendlens_store::{Config, IngestOptions, IngestProgress, Workspace, ingest};
 
-use sendlens_shell::render::{Format, write_batches};
+use sendlens_render::{Format, write_batches};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -28,6 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok(ws) => ws,
         Err(_) => {
             let ws = rt.block_on(Workspace::init(&args.into, Config::default()))?;
+            sendlens_reports::shipped::install(ws.root())?;
             println!("Created workspace {}", ws.root().display());
             ws
         }

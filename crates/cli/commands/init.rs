@@ -34,6 +34,13 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     let ws = rt.block_on(Workspace::init(&dir, config))?;
     println!("Created workspace {}", ws.root().display());
+    sendlens_reports::shipped::install(ws.root())?;
+    let (reports, _) = sendlens_reports::reports(&ws);
+    let names: Vec<String> = reports.into_iter().map(|r| r.name).collect();
+    println!(
+        "Reports (reports/, `sendlens report list`): {}",
+        names.join(", ")
+    );
     println!(
         "Next: sendlens --workspace {} ingest PATH...",
         dir.display()

@@ -8,6 +8,8 @@ pub mod ingest;
 pub mod init;
 pub mod maintenance;
 pub mod metrics;
+pub mod report;
+pub mod schedule;
 pub mod sql;
 
 /// The async runtime for table I/O and queries: as many workers as cores.

@@ -1,8 +1,8 @@
 //! `sendlens sql -c SQL`: the shell's non-interactive mode under its older
 //! name, for scripts.
 
+use sendlens_render::Format;
 use sendlens_shell::ShellArgs;
-use sendlens_shell::render::Format;
 
 #[derive(clap::Args)]
 pub struct Args {

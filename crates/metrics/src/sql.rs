@@ -135,6 +135,41 @@ pub fn message_events() -> String {
         .to_string()
 }
 
+/// Every metric per A/B treatment of the campaigns `scope` picks, with
+/// two-proportion z-test p-values of open rate and click-through rate
+/// against treatment '0' of the same campaign.
+pub fn treatments(scope: &str, range: Option<&Range>) -> String {
+    let tm = metrics(
+        scope,
+        range,
+        &[Dim::shared("campaign_id"), Dim::shared("treatment_id")],
+        true,
+    );
+    format!(
+        "WITH tm AS ({tm}) \
+         SELECT tm.*, \
+           CASE WHEN tm.treatment_id = '0' THEN NULL ELSE two_proportion_p_value(tm.unique_opens, tm.email_messages_delivered, b.unique_opens, b.email_messages_delivered) END AS open_rate_p_value, \
+           CASE WHEN tm.treatment_id = '0' THEN NULL ELSE two_proportion_p_value(tm.unique_clicks, tm.messages_delivered, b.unique_clicks, b.messages_delivered) END AS click_through_rate_p_value \
+         FROM tm LEFT JOIN (SELECT campaign_id AS b_campaign, unique_opens, email_messages_delivered, unique_clicks, messages_delivered FROM tm WHERE treatment_id = '0') b \
+           ON tm.campaign_id = b.b_campaign"
+    )
+}
+
+/// Clicks per campaign and link over the sent messages `scope` and `range`
+/// pick: every click, clicking messages, clicking endpoints.
+pub fn links(scope: &str, range: Option<&Range>) -> String {
+    let picked = range.map_or(String::new(), |r| format!(" AND {}", r.contains("sent_at")));
+    format!(
+        "SELECT e.campaign_id, e.link, count(*) AS clicks, count(DISTINCT e.message_key) AS unique_clicks, \
+           count(DISTINCT e.endpoint_id) AS unique_endpoints \
+         FROM message_events e \
+           JOIN (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts WHERE sent AND ({scope}){picked}) k \
+           ON e.message_key = k.k_key AND e.campaign_id = k.k_campaign \
+         WHERE e.event_type = '_email.click' AND e.link IS NOT NULL \
+         GROUP BY e.campaign_id, e.link"
+    )
+}
+
 /// The targets of campaign runs: every `_campaign.send` (any status, at its
 /// occurred_at) and, for runs with no `_campaign.send` at all, the endpoints
 /// of their sent messages (at the message's sent_at).

@@ -20,9 +20,9 @@ use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, T
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
-use crate::kpi;
 use crate::sql::{self, Dim, Range, lit};
 use crate::udf::local_time::parse_tz;
+use crate::{kpi, views};
 
 /// Longest range a day series accepts (ten years), so that a typo in a year
 /// does not build a million-row table.
@@ -199,6 +199,14 @@ pub enum Kind {
     Hourly,
     /// `campaign_runs(campaign_id [, start, end [, tz]])`
     Runs,
+    /// `campaign_treatments(campaign_id, start, end [, tz])`
+    Treatments,
+    /// `campaign_links(campaign_id, start, end [, tz])`
+    Links,
+    /// `campaign_comparison(start, end [, tz])`
+    Comparison,
+    /// `transactional_metrics(start, end [, tz])`
+    Transactional,
     /// `campaign_kpi(kpi_name, campaign_id, start, end [, tz])` and friends.
     Kpi(kpi::Scope),
 }
@@ -240,6 +248,30 @@ pub const TABLE_FUNCTIONS: &[(&str, &str, &str, Kind)] = &[
         "campaign_runs(campaign_id [, start_date, end_date [, time_zone]])",
         "The campaign-runs table: one row per run with run_started_at, endpoints_targeted, messages_sent, messages_delivered, delivery_rate, email_open_rate, bounce_rate, total_email_opened and every other metric.",
         Kind::Runs,
+    ),
+    (
+        "campaign_treatments",
+        "campaign_treatments(campaign_id, start_date, end_date [, time_zone])",
+        "The A/B treatments of a campaign over the messages sent in a date range: every metric per treatment, with two-proportion z-test p-values of open rate and click-through rate against treatment '0' (the view campaign_treatment_metrics, for a range).",
+        Kind::Treatments,
+    ),
+    (
+        "campaign_links",
+        "campaign_links(campaign_id, start_date, end_date [, time_zone])",
+        "Clicks per link of a campaign over the messages sent in a date range: clicks (every click), unique_clicks (clicking messages), unique_endpoints.",
+        Kind::Links,
+    ),
+    (
+        "campaign_comparison",
+        "campaign_comparison(start_date, end_date [, time_zone])",
+        "Every campaign with messages sent in a date range, one row each with every measure and rate of the catalog (the view campaign_metrics, for a range).",
+        Kind::Comparison,
+    ),
+    (
+        "transactional_metrics",
+        "transactional_metrics(start_date, end_date [, time_zone])",
+        "Transactional email and SMS (no campaign, no journey) per application and channel over the messages sent in a date range: every measure and rate of the catalog.",
+        Kind::Transactional,
     ),
     (
         "campaign_kpi",
@@ -290,6 +322,21 @@ impl SendlensTableFunction {
                 let range = args.range(1, tz, MAX_DAYS)?;
                 Ok((runs_sql(&campaign, range.as_ref()), None))
             }
+            Kind::Treatments | Kind::Links => {
+                args.at_most(4)?;
+                let campaign = args.required_text(0, "campaign_id")?;
+                let range = args
+                    .range(1, tz, MAX_DAYS)?
+                    .ok_or_else(|| args.err("start and end dates are required"))?;
+                Ok((campaign_sql(self.kind, &campaign, &range), None))
+            }
+            Kind::Comparison | Kind::Transactional => {
+                args.at_most(3)?;
+                let range = args
+                    .range(0, tz, MAX_DAYS)?
+                    .ok_or_else(|| args.err("start and end dates are required"))?;
+                Ok((all_sql(self.kind, &range), None))
+            }
             Kind::Kpi(scope) => {
                 args.at_most(5)?;
                 let name = args.required_text(0, "kpi_name")?;
@@ -309,6 +356,14 @@ pub fn campaign_sql(kind: Kind, campaign: &str, range: &Range) -> String {
     let scope = format!("campaign_id = {}", lit(campaign));
     let tzl = lit(&range.tz);
     match kind {
+        Kind::Treatments => format!(
+            "SELECT * FROM ({}) ORDER BY treatment_id",
+            sql::treatments(&scope, Some(range))
+        ),
+        Kind::Links => format!(
+            "SELECT * FROM ({}) ORDER BY clicks DESC, link",
+            sql::links(&scope, Some(range))
+        ),
         Kind::Daily => {
             let series = sql::series(
                 &scope,
@@ -360,6 +415,35 @@ pub fn campaign_sql(kind: Kind, campaign: &str, range: &Range) -> String {
     }
 }
 
+/// SQL of the functions over every campaign (or every application's
+/// transactional messages) in a range.
+pub fn all_sql(kind: Kind, range: &Range) -> String {
+    if kind == Kind::Transactional {
+        format!(
+            "SELECT * FROM ({}) ORDER BY app_id, channel",
+            sql::metrics(
+                views::TRANSACTIONAL,
+                Some(range),
+                &[
+                    Dim::message_only("app_id", "m.app_id"),
+                    Dim::message_only("channel", "m.channel"),
+                ],
+                false,
+            )
+        )
+    } else {
+        format!(
+            "SELECT * FROM ({}) ORDER BY messages_sent DESC, campaign_id",
+            sql::metrics(
+                views::campaign_scope(),
+                Some(range),
+                &[Dim::shared("campaign_id")],
+                true,
+            )
+        )
+    }
+}
+
 /// SQL of the runs table.
 pub fn runs_sql(campaign: &str, range: Option<&Range>) -> String {
     let scope = format!("campaign_id = {}", lit(campaign));
@@ -391,6 +475,7 @@ pub async fn register(ctx: &SessionContext, default_tz: &str) -> Result<()> {
         let schema = match kind {
             Kind::Kpi(_) => None,
             Kind::Runs => Some(runs_sql("", None)),
+            Kind::Comparison | Kind::Transactional => Some(all_sql(*kind, &sample)),
             k => Some(campaign_sql(*k, "", &sample)),
         };
         let schema = match schema {

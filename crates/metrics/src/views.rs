@@ -14,18 +14,21 @@ pub struct View {
     pub sql: String,
 }
 
-fn campaign_scope() -> &'static str {
+/// Messages of campaigns.
+pub fn campaign_scope() -> &'static str {
     "campaign_id IS NOT NULL"
 }
 
+/// Transactional email: no campaign, no journey.
+pub const TRANSACTIONAL_EMAIL: &str =
+    "campaign_id IS NULL AND journey_id IS NULL AND channel = 'email'";
+
+/// Transactional email and SMS.
+pub const TRANSACTIONAL: &str =
+    "campaign_id IS NULL AND journey_id IS NULL AND channel IN ('email', 'sms')";
+
 /// The metric views; `tz` is the workspace's time zone (day boundaries).
 pub fn metric_views(tz: &str) -> Vec<View> {
-    let treatments = sql::metrics(
-        campaign_scope(),
-        None,
-        &[Dim::shared("campaign_id"), Dim::shared("treatment_id")],
-        true,
-    );
     vec![
         View {
             name: "message_facts",
@@ -60,14 +63,7 @@ pub fn metric_views(tz: &str) -> Vec<View> {
         View {
             name: "campaign_treatment_metrics",
             doc: "Every metric per A/B treatment, with two-proportion z-test p-values of open rate and click-through rate against treatment '0'.",
-            sql: format!(
-                "WITH tm AS ({treatments}) \
-                 SELECT tm.*, \
-                   CASE WHEN tm.treatment_id = '0' THEN NULL ELSE two_proportion_p_value(tm.unique_opens, tm.email_messages_delivered, b.unique_opens, b.email_messages_delivered) END AS open_rate_p_value, \
-                   CASE WHEN tm.treatment_id = '0' THEN NULL ELSE two_proportion_p_value(tm.unique_clicks, tm.messages_delivered, b.unique_clicks, b.messages_delivered) END AS click_through_rate_p_value \
-                 FROM tm LEFT JOIN (SELECT campaign_id AS b_campaign, unique_opens, email_messages_delivered, unique_clicks, messages_delivered FROM tm WHERE treatment_id = '0') b \
-                   ON tm.campaign_id = b.b_campaign"
-            ),
+            sql: sql::treatments(campaign_scope(), None),
         },
         View {
             name: "campaign_daily_metrics",
@@ -84,12 +80,7 @@ pub fn metric_views(tz: &str) -> Vec<View> {
         View {
             name: "campaign_link_metrics",
             doc: "Per campaign and link: clicks (every click), unique clicking messages, unique endpoints.",
-            sql: "SELECT campaign_id, link, count(*) AS clicks, count(DISTINCT message_key) AS unique_clicks, \
-                    count(DISTINCT endpoint_id) AS unique_endpoints \
-                  FROM message_events \
-                  WHERE event_type = '_email.click' AND link IS NOT NULL AND campaign_id IS NOT NULL \
-                  GROUP BY campaign_id, link"
-                .to_string(),
+            sql: sql::links(campaign_scope(), None),
         },
         View {
             name: "campaign_engagement_metrics",
@@ -117,7 +108,7 @@ pub fn metric_views(tz: &str) -> Vec<View> {
             name: "transactional_email_metrics",
             doc: "Every metric per application over transactional email (no campaign, no journey).",
             sql: sql::metrics(
-                "campaign_id IS NULL AND journey_id IS NULL AND channel = 'email'",
+                TRANSACTIONAL_EMAIL,
                 None,
                 &[Dim::message_only("app_id", "m.app_id")],
                 false,

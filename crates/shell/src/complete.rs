@@ -17,7 +17,7 @@ use rustyline::{Context, Helper};
 use crate::input::{Lex, is_complete, scan};
 use crate::meta;
 use crate::names::SharedNames;
-use crate::render::Format;
+use sendlens_render::Format;
 
 pub struct ShellHelper {
     names: SharedNames,

@@ -10,7 +10,6 @@ pub mod errors;
 pub mod input;
 pub mod meta;
 pub mod names;
-pub mod render;
 pub mod shell;
 
 use std::io::{IsTerminal, Read};
@@ -24,8 +23,8 @@ use rustyline::history::FileHistory;
 use sendlens_store::Workspace;
 
 use crate::complete::ShellHelper;
-use crate::render::Format;
 use crate::shell::{Flow, Settings, Shell};
+use sendlens_render::Format;
 
 /// Rows a table shows on the terminal unless `\maxrows` says otherwise.
 pub const DEFAULT_MAX_ROWS: usize = 40;

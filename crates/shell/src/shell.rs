@@ -22,7 +22,7 @@ use crate::errors;
 use crate::input::{Item, items};
 use crate::meta::{self, Meta};
 use crate::names::{Names, SharedNames, load_ids};
-use crate::render::{self, Format, StreamWriter};
+use sendlens_render::{self as render, Format, StreamWriter};
 
 /// Settings the meta commands change.
 #[derive(Debug, Clone)]

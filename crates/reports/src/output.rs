@@ -1,0 +1,387 @@
+//! Output files: formats, deterministic paths and atomic writes.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::json::ArrayWriter;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use sendlens_render::Format;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::definition::{Report, Section, Show};
+use crate::period::Period;
+
+/// An output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutputFormat {
+    /// One CSV file per section (with a header).
+    Csv,
+    /// One JSON document with every section.
+    Json,
+    /// One Parquet file per section.
+    Parquet,
+    /// One Markdown document.
+    Markdown,
+    /// One self-contained HTML page with tiles, tables and SVG charts.
+    Html,
+}
+
+impl OutputFormat {
+    /// Every format.
+    pub const ALL: [OutputFormat; 5] = [
+        OutputFormat::Csv,
+        OutputFormat::Json,
+        OutputFormat::Parquet,
+        OutputFormat::Markdown,
+        OutputFormat::Html,
+    ];
+
+    /// Read a format name.
+    pub fn parse(s: &str) -> Result<OutputFormat, String> {
+        OutputFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s || (s == "md" && *f == OutputFormat::Markdown))
+            .ok_or_else(|| {
+                format!("unknown output format '{s}': use csv, json, parquet, markdown or html")
+            })
+    }
+
+    /// Its name (and file extension, but for markdown).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Json => "json",
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Markdown => "markdown",
+            OutputFormat::Html => "html",
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Markdown => "md",
+            f => f.name(),
+        }
+    }
+
+    /// One file per section (CSV, Parquet) rather than one per run.
+    fn per_section(self) -> bool {
+        matches!(self, OutputFormat::Csv | OutputFormat::Parquet)
+    }
+}
+
+/// The result of one statement.
+#[derive(Debug, Clone)]
+pub struct SectionData {
+    /// How it is shown.
+    pub section: Section,
+    /// Result schema.
+    pub schema: SchemaRef,
+    /// Result rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl SectionData {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Everything one output shows.
+#[derive(Debug)]
+pub struct Document<'a> {
+    /// The definition.
+    pub report: &'a Report,
+    /// The days covered.
+    pub period: Period,
+    /// The parameter values of the run, by name (built-ins included).
+    pub params: Vec<(String, String)>,
+    /// The `each` parameter and its value, when the report has one.
+    pub each: Option<(String, String)>,
+    /// The results.
+    pub sections: Vec<SectionData>,
+    /// The events table version the numbers come from.
+    pub table_version: Option<u64>,
+}
+
+impl Document<'_> {
+    /// File name stem: the `each` value, or the report's name.
+    pub fn stem(&self) -> String {
+        match &self.each {
+            Some((_, v)) => safe_file_name(v),
+            None => self.report.name.clone(),
+        }
+    }
+}
+
+/// The folder of a report's outputs for one period.
+pub fn period_dir(out: &Path, report: &str, period: &Period) -> PathBuf {
+    out.join(report).join(period.key())
+}
+
+/// Write `doc` in `format` into `dir`; returns the files written.
+pub fn write(doc: &Document, format: OutputFormat, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let stem = doc.stem();
+    let mut written = Vec::new();
+    if format.per_section() {
+        let single = doc.sections.len() == 1;
+        for s in &doc.sections {
+            let name = if single {
+                format!("{stem}.{}", format.extension())
+            } else {
+                format!("{stem}.{}.{}", s.section.name, format.extension())
+            };
+            let path = dir.join(name);
+            let bytes = match format {
+                OutputFormat::Csv => {
+                    let mut buf = Vec::new();
+                    sendlens_render::write_batches(
+                        &mut buf,
+                        s.schema.clone(),
+                        &s.batches,
+                        Format::Csv,
+                    )?;
+                    buf
+                }
+                _ => parquet_bytes(s)?,
+            };
+            write_atomic(&path, &bytes)?;
+            written.push(path);
+        }
+    } else {
+        let path = dir.join(format!("{stem}.{}", format.extension()));
+        let bytes = match format {
+            OutputFormat::Json => json_bytes(doc)?,
+            OutputFormat::Markdown => markdown(doc)?.into_bytes(),
+            _ => crate::html::page(doc)?.into_bytes(),
+        };
+        write_atomic(&path, &bytes)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn parquet_bytes(s: &SectionData) -> anyhow::Result<Vec<u8>> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .build();
+    let mut buf = Vec::new();
+    let mut w = ArrowWriter::try_new(&mut buf, s.schema.clone(), Some(props))?;
+    for b in &s.batches {
+        w.write(b)?;
+    }
+    w.close()?;
+    Ok(buf)
+}
+
+fn rows_json(s: &SectionData) -> anyhow::Result<Box<serde_json::value::RawValue>> {
+    let mut buf = Vec::new();
+    {
+        let mut w = ArrayWriter::new(&mut buf);
+        for b in &s.batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+    }
+    if buf.is_empty() {
+        buf.extend_from_slice(b"[]");
+    }
+    Ok(serde_json::value::RawValue::from_string(
+        String::from_utf8(buf)?,
+    )?)
+}
+
+fn json_bytes(doc: &Document) -> anyhow::Result<Vec<u8>> {
+    let sections = doc
+        .sections
+        .iter()
+        .map(|s| {
+            Ok(json!({
+                "name": s.section.name,
+                "title": s.section.title,
+                "rows": rows_json(s)?,
+            }))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let params: serde_json::Map<String, serde_json::Value> = doc
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let value = json!({
+        "report": doc.report.name,
+        "title": doc.report.title,
+        "period": {
+            "key": doc.period.key(),
+            "start": doc.period.start.to_string(),
+            "end": doc.period.end.to_string(),
+            "time_zone": doc.report.time_zone,
+        },
+        "params": params,
+        "table_version": doc.table_version,
+        "sections": sections,
+    });
+    let mut out = serde_json::to_vec_pretty(&value)?;
+    out.push(b'\n');
+    Ok(out)
+}
+
+fn markdown(doc: &Document) -> anyhow::Result<String> {
+    let mut md = String::new();
+    writeln!(md, "# {}", doc.report.title)?;
+    writeln!(md)?;
+    writeln!(md, "{}", subtitle(doc))?;
+    if !doc.report.description.is_empty() {
+        writeln!(md, "\n{}", doc.report.description)?;
+    }
+    for s in &doc.sections {
+        writeln!(md, "\n## {}\n", s.section.title)?;
+        let cells = sendlens_render::cells(&s.schema, &s.batches, usize::MAX)?;
+        if s.section.show == Show::Tiles {
+            writeln!(md, "| metric | value |\n| --- | ---: |")?;
+            if let Some(row) = cells.first() {
+                for (f, v) in s.schema.fields().iter().zip(row) {
+                    writeln!(md, "| {} | {v} |", crate::definition::humanize(f.name()))?;
+                }
+            }
+        } else if cells.is_empty() {
+            writeln!(md, "(no rows)")?;
+        } else {
+            md.push_str(&sendlens_render::markdown(&s.schema, &cells));
+        }
+    }
+    Ok(md)
+}
+
+/// `26 Nov 2026 · Europe/Berlin · campaign_id = C1`: what a page covers.
+pub fn subtitle(doc: &Document) -> String {
+    let mut parts = vec![doc.period.label(), doc.report.time_zone.clone()];
+    if let Some((k, v)) = &doc.each {
+        parts.push(format!("{k} {v}"));
+    }
+    parts.join(" · ")
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder and a
+/// rename, so that readers see the old file or the new one, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}{TMP_MARK}{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// What temporary output files carry in their name.
+pub const TMP_MARK: &str = ".tmp-";
+
+/// Remove temporary files a killed run left in `dir`. Only call this while
+/// holding the period's lock: then no live run is writing there.
+pub fn remove_leftovers(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') && name.contains(TMP_MARK) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// SHA-256 over the files, in path order: the run's content hash.
+pub fn content_hash(files: &[PathBuf]) -> std::io::Result<String> {
+    let mut sorted = files.to_vec();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for f in &sorted {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(std::fs::read(f)?);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A value as a file name: kept when it is plain, otherwise its unsafe
+/// characters replaced and a short hash added, so two values never share a
+/// file.
+pub fn safe_file_name(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.len() <= 100
+        && !v.starts_with('.')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        return v.to_string();
+    }
+    let cleaned: String = v
+        .chars()
+        .take(60)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let digest = Sha256::digest(v.as_bytes());
+    format!(
+        "{cleaned}-{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_safe_and_distinct() {
+        assert_eq!(safe_file_name("baf4c1d2"), "baf4c1d2");
+        let a = safe_file_name("it's/../x");
+        let b = safe_file_name("it's/../y");
+        assert!(!a.contains('/') && !a.contains('\'') && a != b, "{a} {b}");
+        assert_ne!(safe_file_name("a b"), safe_file_name("a_b"));
+        assert!(!safe_file_name("..").starts_with('.'));
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.csv");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        std::fs::write(dir.path().join(format!(".r.csv{TMP_MARK}99")), b"half").unwrap();
+        remove_leftovers(dir.path());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("r.csv")]);
+    }
+}

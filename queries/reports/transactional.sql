@@ -1,0 +1,14 @@
+-- name: email
+SELECT app_id, email_messages_sent, email_messages_delivered, delivery_rate, unique_opens,
+       email_open_rate, unique_clicks, click_through_rate, hard_bounces, bounce_rate,
+       complaints, complaint_rate
+FROM transactional_metrics($start, $end, $time_zone)
+WHERE channel = 'email'
+ORDER BY app_id;
+
+-- name: sms
+SELECT app_id, sms_messages_sent, sms_messages_delivered, sms_delivery_rate, sms_failures,
+       opt_outs, sms_message_parts, sms_spend_usd
+FROM transactional_metrics($start, $end, $time_zone)
+WHERE channel = 'sms'
+ORDER BY app_id;
