@@ -1,7 +1,7 @@
 -- name: email
-SELECT app_id, email_messages_sent, email_messages_delivered, delivery_rate, unique_opens,
-       email_open_rate, unique_clicks, click_through_rate, hard_bounces, bounce_rate,
-       complaints, complaint_rate
+SELECT app_id, email_messages_sent, txn_emails_delivered, txn_emails_delivery_rate,
+       unique_opens, email_open_rate, unique_clicks, click_through_rate, hard_bounces,
+       bounce_rate, complaints, txn_emails_complaint_rate
 FROM transactional_metrics($start, $end, $time_zone)
 WHERE channel = 'email'
 ORDER BY app_id;

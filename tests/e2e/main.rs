@@ -8,4 +8,5 @@ mod malformed;
 mod metrics;
 mod parquet_input;
 mod pii;
+mod reports;
 mod shell;

@@ -114,7 +114,7 @@ fn sms(
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) Mobile/15E148";
 const DESKTOP: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0";
 
-fn fixture() -> Vec<Value> {
+pub(crate) fn fixture() -> Vec<Value> {
     let m = |endpoint, message, run, treatment, sent| Email {
         campaign: Some("C1"),
         run,
@@ -1045,5 +1045,108 @@ fn ingest_without_refresh_then_refresh() {
     assert_eq!(
         ws.query("SELECT * FROM campaign_metrics ORDER BY campaign_id"),
         computed
+    );
+}
+
+#[test]
+fn ranged_table_functions_agree_with_the_views_and_the_hand_count() {
+    let ws = fixture_workspace();
+    // A range that covers every send gives the all-time views' numbers.
+    let range = "'2026-03-01', '2026-03-03'";
+    let c1 = one(
+        &ws,
+        &format!("SELECT * FROM campaign_comparison({range}) WHERE campaign_id = 'C1'"),
+    );
+    assert_all(&c1, &c1_expected());
+    assert_eq!(
+        ws.query(&format!(
+            "SELECT campaign_id FROM campaign_comparison({range})"
+        )),
+        ws.query(
+            "SELECT campaign_id FROM campaign_metrics ORDER BY messages_sent DESC, campaign_id"
+        )
+    );
+    assert_eq!(
+        ws.query(&format!("SELECT * FROM campaign_treatments('C1', {range})")),
+        ws.query("SELECT * FROM campaign_treatment_metrics WHERE campaign_id = 'C1' ORDER BY treatment_id")
+    );
+    assert_eq!(
+        ws.query(&format!("SELECT * FROM campaign_links('C1', {range})")),
+        ws.query("SELECT * FROM campaign_link_metrics WHERE campaign_id = 'C1'")
+    );
+    let txn = ws.query(&format!("SELECT * FROM transactional_metrics({range})"));
+    assert_eq!(txn.len(), 2, "{txn:?}");
+    assert_eq!(
+        (txn[0]["channel"].as_str(), txn[1]["channel"].as_str()),
+        (Some("email"), Some("sms"))
+    );
+    let view = one(&ws, "SELECT * FROM transactional_email_metrics");
+    for k in [
+        "messages_sent",
+        "txn_emails_delivered",
+        "unique_opens",
+        "txn_emails_delivery_rate",
+    ] {
+        assert_eq!(txn[0][k], view[k], "{k}");
+    }
+    assert_all(
+        &txn[1],
+        &[
+            ("sms_messages_sent", Some(1.0)),
+            ("sms_messages_delivered", Some(1.0)),
+            ("sms_message_parts", Some(2.0)),
+            ("sms_spend_millicents", Some(500.0)),
+        ],
+    );
+
+    // 1 March only: C1's run R1 (M1..M4), whose treatments are 0 (M1, M2)
+    // and 1 (M3 hard bounce, M4). Targets: E1..E5, all on 1 March.
+    let day = "'2026-03-01', '2026-03-01'";
+    let c1 = one(
+        &ws,
+        &format!("SELECT * FROM campaign_comparison({day}) WHERE campaign_id = 'C1'"),
+    );
+    assert_all(
+        &c1,
+        &[
+            ("messages_sent", Some(4.0)),
+            ("messages_delivered", Some(3.0)),
+            ("endpoints_targeted", Some(5.0)),
+            ("delivery_rate", Some(0.6)),
+            ("unique_opens", Some(2.0)), // M1, M4 (the open of M4 on 2 March counts: the message was sent on 1 March)
+            ("email_open_rate", Some(2.0 / 3.0)),
+        ],
+    );
+    let t = ws.query(&format!("SELECT * FROM campaign_treatments('C1', {day})"));
+    assert_eq!(t.len(), 2);
+    // Treatment 0: M1, M2 delivered, M1 opened: 1/2. Treatment 1: M4 of M3, M4
+    // delivered and opened: 1/1. Targets 0: E1, E2; 1: E3, E4, E5.
+    assert_all(
+        &t[0],
+        &[
+            ("messages_delivered", Some(2.0)),
+            ("email_open_rate", Some(0.5)),
+            ("delivery_rate", Some(1.0)),
+            ("open_rate_p_value", None),
+        ],
+    );
+    assert_all(
+        &t[1],
+        &[
+            ("messages_delivered", Some(1.0)),
+            ("email_open_rate", Some(1.0)),
+            ("delivery_rate", Some(1.0 / 3.0)),
+        ],
+    );
+    assert!(t[1]["open_rate_p_value"].as_f64().is_some());
+    // 3 March: nothing was sent, so no campaign and no links.
+    let none = "'2026-03-03', '2026-03-03'";
+    assert!(
+        ws.query(&format!("SELECT * FROM campaign_comparison({none})"))
+            .is_empty()
+    );
+    assert!(
+        ws.query(&format!("SELECT * FROM campaign_links('C1', {none})"))
+            .is_empty()
     );
 }

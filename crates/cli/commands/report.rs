@@ -206,6 +206,7 @@ fn run_periods(
                 trigger,
                 scheduled_for: None,
             };
+            runner.check(&job)?;
             if common.dry_run {
                 println!(
                     "{} {} ({} to {}):",
@@ -460,7 +461,7 @@ fn history(ws: &Workspace, a: HistoryArgs) -> anyhow::Result<()> {
             e.started.format("%Y-%m-%d %H:%M:%S").to_string(),
             e.report.clone(),
             e.period.clone(),
-            format!("{:?}", e.trigger).to_lowercase(),
+            e.trigger.name().to_string(),
             e.scheduled_for
                 .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M").to_string()),
             e.state.name().to_string(),

@@ -68,6 +68,20 @@ pub enum Trigger {
     Retry,
 }
 
+impl Trigger {
+    /// Its name in the ledger and in `report history`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::CatchUp => "catch-up",
+            Trigger::Lookback => "lookback",
+            Trigger::Backfill => "backfill",
+            Trigger::Retry => "retry",
+        }
+    }
+}
+
 /// One line of the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {

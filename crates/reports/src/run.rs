@@ -219,6 +219,13 @@ impl Runner {
         Ok(lines)
     }
 
+    /// Check the parameter values of `job` (names and types) without
+    /// running it, so that a mistyped command line is refused before
+    /// anything is recorded.
+    pub fn check(&self, job: &Job<'_>) -> anyhow::Result<()> {
+        self.bindings(job).map(|_| ())
+    }
+
     fn formats(&self, job: &Job) -> Vec<OutputFormat> {
         if job.formats.is_empty() {
             job.report.formats.clone()
@@ -242,7 +249,7 @@ impl Runner {
         );
         b.insert("time_zone".into(), text(r.time_zone.clone()));
         b.insert("period".into(), text(job.period.key()));
-        for (name, _) in &job.params {
+        for name in job.params.keys() {
             if !r.params.iter().any(|p| &p.name == name) {
                 let known: Vec<&str> = r.params.iter().map(|p| p.name.as_str()).collect();
                 bail!(
@@ -363,11 +370,10 @@ impl Runner {
         let report = job.report;
         let base = self.bindings(job)?;
         let instances = self.instances(job, &base).await?;
-        let shown: Vec<(String, String)> = |b: &Bindings| -> Vec<(String, String)> {
-            b.iter()
-                .map(|(k, (_, v))| (k.clone(), v.to_string()))
-                .collect()
-        }(&base);
+        let shown: Vec<(String, String)> = base
+            .iter()
+            .map(|(k, (_, v))| (k.clone(), v.to_string()))
+            .collect();
         let mut docs = Vec::new();
         for (each, b) in instances {
             let mut sections = Vec::new();

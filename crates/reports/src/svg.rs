@@ -48,13 +48,7 @@ pub fn chart(
         .iter()
         .flat_map(|s| s.values.iter().flatten())
         .fold(0.0_f64, |a, &b| if b.is_finite() { a.max(b) } else { a });
-    let (step, y_max) = ticks(if max > 0.0 {
-        max
-    } else if percent {
-        1.0
-    } else {
-        1.0
-    });
+    let (step, y_max) = ticks(if max > 0.0 { max } else { 1.0 });
     let y = |v: f64| top + plot_h - (v / y_max) * plot_h;
     let n = labels.len().max(1);
     let band = plot_w / n as f64;
@@ -66,7 +60,7 @@ pub fn chart(
     let mut svg = String::new();
     let _ = write!(
         svg,
-        r#"<svg class="{class}" viewBox="0 0 {W} {H}" role="img" aria-label="{}" data-series="{}" preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">"#,
+        r#"<svg class="{class}" viewBox="0 0 {W} {H}" role="img" aria-label="{}" data-series="{}" preserveAspectRatio="xMidYMid meet">"#,
         esc(title),
         esc(&names.join(","))
     );

@@ -1,0 +1,795 @@
+//! Scheduled reports: shipped definitions, formats read back, parameter
+//! binding, idempotent runs, catch-up, crashes, shutdown, failures, and the
+//! HTML page rendered in headless Chromium.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::metrics::{fixture, fixture_workspace};
+use crate::support::{Ws, bin, run_ok, write_file};
+
+impl Ws {
+    /// Remove the shipped reports, so that the scheduler sees only the
+    /// test's own.
+    fn without_shipped_reports(self) -> Ws {
+        for e in std::fs::read_dir(self.path().join("reports")).unwrap() {
+            std::fs::remove_file(e.unwrap().path()).unwrap();
+        }
+        self
+    }
+
+    fn report(&self, name: &str, toml: &str) {
+        write_file(
+            &self.path().join("reports").join(format!("{name}.toml")),
+            toml.as_bytes(),
+        );
+    }
+
+    fn sendlens(&self, args: &[&str]) -> std::process::Output {
+        bin()
+            .arg("-w")
+            .arg(self.path())
+            .args(args)
+            .output()
+            .expect("sendlens runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let path = self.path();
+        let mut all = vec!["-w", path.to_str().unwrap()];
+        all.extend_from_slice(args);
+        run_ok(&all)
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        bin()
+            .arg("-w")
+            .arg(self.path())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sendlens starts")
+    }
+
+    /// The latest state of every run (the ledger through `report history --json`).
+    fn runs(&self) -> Vec<Value> {
+        self.ok(&["report", "history", "--json", "--limit", "1000"])
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn out(&self, report: &str, period: &str) -> PathBuf {
+        self.path().join("out").join(report).join(period)
+    }
+}
+
+fn states(runs: &[Value], report: &str) -> Vec<(String, String, String)> {
+    runs.iter()
+        .filter(|r| r["report"] == report)
+        .map(|r| {
+            (
+                r["period"].as_str().unwrap().to_string(),
+                r["trigger"].as_str().unwrap().to_string(),
+                r["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ledger_text(ws: &Ws) -> String {
+    std::fs::read_to_string(ws.path().join(".sendlens/reports/ledger.jsonl")).unwrap_or_default()
+}
+
+const C1_REPORT: &str = r#"
+title = "C1 check"
+description = "Campaign C1 <by hand>"
+formats = ["csv", "json", "parquet", "markdown", "html"]
+query = """
+-- name: headline
+SELECT messages_sent, messages_delivered, delivery_rate
+FROM campaign_dashboard($campaign_id, $start, $end, $time_zone)
+-- name: daily
+SELECT day, endpoint_deliveries FROM campaign_daily($campaign_id, $start, $end, $time_zone) ORDER BY day
+"""
+[period]
+every = "day"
+[params.campaign_id]
+type = "string"
+default = "C1"
+[[sections]]
+name = "headline"
+title = "Headline"
+show = "tiles"
+[[sections]]
+name = "daily"
+title = "Endpoint deliveries per day"
+show = "bars"
+x = "day"
+y = ["endpoint_deliveries"]
+"#;
+
+#[test]
+fn a_new_workspace_lists_the_shipped_reports_and_each_runs() {
+    let ws = fixture_workspace();
+    let list = ws.ok(&["report", "list"]);
+    for name in [
+        "campaign_page",
+        "campaign_comparison",
+        "ab_test",
+        "link_clicks",
+        "transactional",
+        "pinpoint_csv",
+    ] {
+        assert!(list.contains(name), "{list}");
+    }
+    assert!(
+        list.contains("0 6 * * * UTC") && list.contains("never"),
+        "{list}"
+    );
+    for name in [
+        "campaign_page",
+        "campaign_comparison",
+        "ab_test",
+        "link_clicks",
+        "transactional",
+        "pinpoint_csv",
+    ] {
+        let out = ws.ok(&[
+            "report",
+            "run",
+            name,
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-03",
+        ]);
+        assert!(out.contains(": succeeded"), "{name}: {out}");
+    }
+    let dir = ws.out("campaign_page", "2026-03-01_2026-03-03");
+    // One page per campaign with messages sent: C1, C2, C3.
+    for c in ["C1", "C2", "C3"] {
+        assert!(dir.join(format!("{c}.html")).is_file(), "{c}");
+    }
+    // The campaign page's numbers are the hand-counted ones.
+    let page: Value = serde_json::from_slice(&std::fs::read(dir.join("C1.json")).unwrap()).unwrap();
+    let headline = &page["sections"][0]["rows"][0];
+    assert_eq!(headline["messages_sent"], 6);
+    assert_eq!(headline["messages_delivered"], 5);
+    assert_eq!(headline["links_clicked"], 2);
+    assert!((headline["delivery_rate"].as_f64().unwrap() - 5.0 / 7.0).abs() < 1e-12);
+    assert!((headline["email_open_rate"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+    // A/B: C1 has treatments 0 and 1; the others one each.
+    let ab = ws.out("ab_test", "2026-03-01_2026-03-03");
+    assert!(ab.join("C1.html").is_file() && !ab.join("C2.html").exists());
+    let csv = std::fs::read_to_string(ab.join("C1.treatments.csv")).unwrap();
+    assert!(csv.starts_with("treatment_id,messages_sent,messages_delivered,unique_opens,email_open_rate,open_rate_p_value"), "{csv}");
+    assert!(
+        csv.contains("\n0,4,4,3,0.75,,") && csv.contains(",control\n"),
+        "{csv}"
+    );
+    // Links: the two clicks of M1 on one link.
+    let links = std::fs::read_to_string(
+        ws.out("link_clicks", "2026-03-01_2026-03-03")
+            .join("C1.links.csv"),
+    )
+    .unwrap();
+    assert_eq!(
+        links,
+        "link,clicks,unique_clicks,unique_endpoints\nhttps://shop.example/a?utm_source=mail,2,1,1\n"
+    );
+    // Transactional: T1 (email) and TS1 (SMS, 2 parts, 500 millicents).
+    let email = std::fs::read_to_string(
+        ws.out("transactional", "2026-03-01_2026-03-03")
+            .join("transactional.email.csv"),
+    )
+    .unwrap();
+    assert_eq!(
+        email.lines().nth(1),
+        Some("A1,1,1,1.0,1,1.0,0,0.0,0,0.0,0,0.0"),
+        "{email}"
+    );
+    let sms = std::fs::read_to_string(
+        ws.out("transactional", "2026-03-01_2026-03-03")
+            .join("transactional.sms.csv"),
+    )
+    .unwrap();
+    assert!(sms.contains("\nA1,1,1,1.0,0,0,2,0.005\n"), "{sms}");
+    // The console-shaped export: R1 and R2 of C1, rates in percent.
+    let export = std::fs::read_to_string(
+        ws.out("pinpoint_csv", "2026-03-01_2026-03-03")
+            .join("C1.csv"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Campaign ID,Campaign run ID,Run start time,Endpoints targeted,Messages sent,Messages delivered,Delivery rate (%),Email open rate (%),Bounce rate (%),Total email opened,Links clicked"
+    );
+    assert_eq!(
+        lines[1],
+        "C1,R1,2026-03-01T10:00:00Z,5,4,3,60.0,66.67,25.0,3,2"
+    );
+    assert_eq!(lines.len(), 3, "{export}");
+    // The comparison: every campaign, largest first.
+    let cmp = std::fs::read_to_string(
+        ws.out("campaign_comparison", "2026-03-01_2026-03-03")
+            .join("campaign_comparison.campaigns.csv"),
+    )
+    .unwrap();
+    let ids: Vec<&str> = cmp
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["C1", "C2", "C3"]);
+}
+
+#[test]
+fn every_format_reads_back_with_the_hand_counted_numbers() {
+    let ws = fixture_workspace();
+    ws.report("c1", C1_REPORT);
+    let out = ws.ok(&[
+        "report",
+        "run",
+        "c1",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-03",
+    ]);
+    assert!(out.contains("succeeded, 4 rows"), "{out}");
+    let dir = ws.out("c1", "2026-03-01_2026-03-03");
+
+    // CSV, one file per section. Endpoint deliveries by the day the delivery
+    // happened: 1 March E1, E2, E4; 2 March E1 (M5) and E6; 3 March none.
+    assert_eq!(
+        std::fs::read_to_string(dir.join("c1.headline.csv")).unwrap(),
+        format!(
+            "messages_sent,messages_delivered,delivery_rate\n6,5,{}\n",
+            5.0_f64 / 7.0
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("c1.daily.csv")).unwrap(),
+        "day,endpoint_deliveries\n2026-03-01,3\n2026-03-02,2\n2026-03-03,0\n"
+    );
+
+    // JSON: the period, the parameters and every section.
+    let doc: Value = serde_json::from_slice(&std::fs::read(dir.join("c1.json")).unwrap()).unwrap();
+    assert_eq!(doc["report"], "c1");
+    assert_eq!(doc["period"]["start"], "2026-03-01");
+    assert_eq!(doc["period"]["end"], "2026-03-03");
+    assert_eq!(doc["params"]["campaign_id"], "C1");
+    assert_eq!(doc["sections"][1]["rows"][1]["endpoint_deliveries"], 2);
+
+    // Parquet, with its types.
+    let file = std::fs::File::open(dir.join("c1.daily.parquet")).unwrap();
+    let reader =
+        datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let b = &batches[0];
+    assert_eq!(b.num_rows(), 3);
+    assert_eq!(
+        b.schema().field(0).data_type(),
+        &datafusion::arrow::datatypes::DataType::Date32
+    );
+    let n = datafusion::arrow::array::AsArray::as_primitive::<
+        datafusion::arrow::datatypes::Int64Type,
+    >(b.column(1));
+    assert_eq!(n.values().to_vec(), vec![3, 2, 0]);
+
+    // Markdown: tiles as metric/value rows, rates as percentages.
+    let md = std::fs::read_to_string(dir.join("c1.md")).unwrap();
+    assert!(md.starts_with("# C1 check\n"), "{md}");
+    assert!(
+        md.contains("| Messages sent | 6 |") && md.contains("| Delivery rate | 71.43% |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 2026-03-02 | 2 |") || md.contains("| 2026-03-02 |"),
+        "{md}"
+    );
+
+    // HTML: tiles, a bar per day, the description escaped, nothing external.
+    let html = std::fs::read_to_string(dir.join("c1.html")).unwrap();
+    assert!(
+        html.contains(r#"<div class="label">Messages sent</div><div class="value">6</div>"#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<div class="value">71.43%</div>"#));
+    assert_eq!(html.matches(r#"<rect class="bar""#).count(), 3);
+    assert!(html.contains("Campaign C1 &lt;by hand&gt;"));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    assert!(html.contains(r#"name="viewport""#) && html.contains("@media print"));
+}
+
+#[test]
+fn a_campaign_id_with_a_quote_is_bound_as_one_value() {
+    // C1's events again under the id `it's "C1"; DROP TABLE events; --`.
+    let ws = fixture_workspace();
+    let evil = r#"it's "C1"; DROP TABLE events; --"#;
+    let lines: String = fixture()
+        .into_iter()
+        .filter(|e| e["attributes"]["campaign_id"] == "C1")
+        .map(|mut e| {
+            e["attributes"]["campaign_id"] = Value::from(evil);
+            if let Some(m) = e.pointer_mut("/facets/email_channel/mail_event/mail/message_id") {
+                *m = Value::from(format!("Q{}", m.as_str().unwrap()));
+            }
+            format!("{e}\n")
+        })
+        .collect();
+    let file = ws.scratch("quoted").join("events.json");
+    write_file(&file, lines.as_bytes());
+    ws.ingest(&[&file]);
+    ws.report("c1", C1_REPORT);
+    let param = format!("campaign_id={evil}");
+    let out = ws.ok(&[
+        "report",
+        "run",
+        "c1",
+        "--for",
+        "2026-03-01",
+        "--param",
+        &param,
+        "--format",
+        "csv,json",
+    ]);
+    assert!(out.contains("succeeded"), "{out}");
+    let dir = ws.out("c1", "2026-03-01");
+    let files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let json = files
+        .iter()
+        .find(|f| f.ends_with(".json"))
+        .expect("a json output");
+    assert!(
+        !json.contains('\'') && !json.contains('"') && !json.contains(' '),
+        "{json}"
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(dir.join(json)).unwrap()).unwrap();
+    assert_eq!(doc["params"]["campaign_id"], evil);
+    // Sent on 1 March: R1's M1..M4 (4 sent, 3 delivered).
+    assert_eq!(doc["sections"][0]["rows"][0]["messages_sent"], 4);
+    assert_eq!(doc["sections"][0]["rows"][0]["messages_delivered"], 3);
+    // The table is still there and still holds the quoted campaign.
+    assert_eq!(ws.count(&format!("SELECT count(DISTINCT message_key) FROM message_facts WHERE sent AND campaign_id = '{}'", evil.replace('\'', "''"))), 6);
+    // A parameter the report does not declare is refused.
+    let bad = ws.sendlens(&[
+        "report",
+        "run",
+        "c1",
+        "--for",
+        "2026-03-01",
+        "--param",
+        "campaign=C1",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("has no parameter campaign (it has: campaign_id)")
+    );
+}
+
+#[test]
+fn rerunning_a_period_replaces_its_outputs_with_the_same_content() {
+    let ws = fixture_workspace();
+    ws.report("c1", C1_REPORT);
+    ws.ok(&["report", "run", "c1", "--for", "2026-03-01"]);
+    let dir = ws.out("c1", "2026-03-01");
+    let first: Vec<(PathBuf, Vec<u8>)> = files(&dir);
+    ws.ok(&["report", "run", "c1", "--for", "2026-03-01"]);
+    assert_eq!(files(&dir), first, "same files, same bytes");
+    let runs = ws.runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["content_hash"], runs[1]["content_hash"]);
+    assert_eq!(runs[0]["state"], "succeeded");
+    assert_eq!(runs[0]["rows"], 2);
+    assert_eq!(runs[0]["outputs"].as_array().unwrap().len(), 7);
+    // A dry run plans and writes nothing.
+    let dry = ws.ok(&["report", "run", "c1", "--for", "2026-03-02", "--dry-run"]);
+    assert!(dry.contains("2 statements planned"), "{dry}");
+    assert!(!ws.out("c1", "2026-03-02").exists());
+    assert_eq!(ws.runs().len(), 2);
+}
+
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+const DAILY: &str = r#"
+query = "SELECT $period AS period, count(*) AS sent FROM message_facts WHERE sent AND local_date(sent_at, $time_zone) BETWEEN $start AND $end"
+formats = ["csv"]
+catch_up = CATCH_UP
+[schedule]
+cron = "0 6 * * *"
+[period]
+every = "day"
+"#;
+
+#[test]
+fn the_scheduler_catches_up_after_a_gap_and_backfills() {
+    let ws = fixture_workspace().without_shipped_reports();
+    ws.report("daily", &DAILY.replace("CATCH_UP", "true"));
+    ws.report("latest", &DAILY.replace("CATCH_UP", "false"));
+    // First tick: each report runs its latest firing (2 March 06:00 → 1 March).
+    let out = ws.ok(&["schedule", "tick", "--now", "2026-03-02T07:00:00Z"]);
+    assert!(
+        out.contains("daily 2026-03-01") && out.contains("latest 2026-03-01"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.out("daily", "2026-03-01").join("daily.csv")).unwrap(),
+        // 1 March: M1..M4, S1, S2, C3's two pushes, T1, JM1, TS1.
+        "period,sent\n2026-03-01,11\n"
+    );
+    // Down for three days: the catch-up report runs every missed day, the
+    // other only the latest.
+    ws.ok(&["schedule", "tick", "--now", "2026-03-05T07:00:00Z"]);
+    let runs = ws.runs();
+    let s = |p: &str, t: &str| (p.to_string(), t.to_string(), "succeeded".to_string());
+    assert_eq!(
+        states(&runs, "daily"),
+        [
+            s("2026-03-01", "schedule"),
+            s("2026-03-02", "catch-up"),
+            s("2026-03-03", "catch-up"),
+            s("2026-03-04", "schedule")
+        ]
+    );
+    assert_eq!(
+        states(&runs, "latest"),
+        [s("2026-03-01", "schedule"), s("2026-03-04", "schedule")]
+    );
+    let caught = runs
+        .iter()
+        .find(|r| r["report"] == "daily" && r["period"] == "2026-03-02")
+        .unwrap();
+    assert_eq!(caught["scheduled_for"], "2026-03-03T06:00:00Z");
+    // Nothing twice.
+    assert!(
+        ws.ok(&["schedule", "tick", "--now", "2026-03-05T07:30:00Z"])
+            .contains("nothing due")
+    );
+    // Backfill: every day of a range, each its own run.
+    let out = ws.ok(&[
+        "report",
+        "backfill",
+        "daily",
+        "--from",
+        "2026-02-27",
+        "--to",
+        "2026-03-01",
+    ]);
+    assert!(out.contains("3 periods"), "{out}");
+    assert!(ws.out("daily", "2026-02-27").join("daily.csv").is_file());
+    assert_eq!(
+        ws.runs()
+            .iter()
+            .filter(|r| r["trigger"] == "backfill")
+            .count(),
+        3
+    );
+    let history = ws.ok(&["report", "history", "daily"]);
+    assert!(
+        history.contains("catch-up") && history.contains("2026-03-03 06:00"),
+        "{history}"
+    );
+}
+
+#[test]
+fn a_failing_report_is_recorded_and_the_others_still_run() {
+    let ws = fixture_workspace().without_shipped_reports();
+    ws.report("daily", &DAILY.replace("CATCH_UP", "false"));
+    ws.report(
+        "broken",
+        &DAILY
+            .replace("CATCH_UP", "false")
+            .replace("FROM message_facts", "FROM no_such_table"),
+    );
+    write_file(
+        &ws.path().join("reports/garbled.toml"),
+        b"query = \"SELECT 1\"\n[period\n",
+    );
+    let out = ws.sendlens(&["schedule", "tick", "--now", "2026-03-02T07:00:00Z"]);
+    assert!(!out.status.success(), "a failed run makes the tick fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("report garbled is invalid"), "{stderr}");
+    let runs = ws.runs();
+    assert_eq!(states(&runs, "daily")[0].2, "succeeded");
+    let broken = runs.iter().find(|r| r["report"] == "broken").unwrap();
+    assert_eq!(broken["state"], "failed");
+    assert!(
+        broken["error"].as_str().unwrap().contains("no_such_table"),
+        "{broken}"
+    );
+    assert!(
+        ws.ok(&["report", "list"])
+            .contains("garbled (invalid, not scheduled)")
+    );
+    // Mend it; retry runs the failed run only, then there is nothing to retry.
+    ws.report("broken", &DAILY.replace("CATCH_UP", "false"));
+    let out = ws.ok(&["report", "retry"]);
+    assert!(
+        out.contains("broken 2026-03-01") && !out.contains("daily 2026-03-01"),
+        "{out}"
+    );
+    let runs = ws.runs();
+    let last = runs.last().unwrap();
+    assert_eq!(
+        (last["trigger"].as_str(), last["state"].as_str()),
+        (Some("retry"), Some("succeeded"))
+    );
+    assert_eq!(last["scheduled_for"], "2026-03-02T06:00:00Z");
+    assert!(ws.ok(&["report", "retry"]).contains("nothing to retry"));
+}
+
+const SLOW: &str = r#"
+query = "SELECT count(*) AS n FROM generate_series(1, 100000000000)"
+formats = ["csv"]
+[schedule]
+cron = "0 6 * * *"
+[period]
+every = "day"
+"#;
+
+#[test]
+fn a_killed_run_leaves_no_lock_and_no_partial_output() {
+    let ws = fixture_workspace();
+    ws.report("slow", SLOW);
+    let mut child = ws.spawn(&["report", "run", "slow", "--for", "2026-03-01"]);
+    wait_for("the run to start", Duration::from_secs(60), || {
+        ledger_text(&ws).contains("\"state\":\"running\"")
+    });
+    // The same period cannot run twice at once.
+    let second = ws.ok(&["report", "run", "slow", "--for", "2026-03-01"]);
+    assert!(second.contains("already running"), "{second}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let runs = ws.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["state"], "interrupted");
+    // The lock died with the process: the period runs again at once.
+    ws.report("slow", &SLOW.replace("100000000000", "10"));
+    let out = ws.ok(&["report", "retry"]);
+    assert!(
+        out.contains("slow 2026-03-01 (2026-03-01 to 2026-03-01): succeeded"),
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(ws.out("slow", "2026-03-01").join("slow.csv")).unwrap(),
+        "n\n10\n"
+    );
+
+    // Killed while writing a large output: the file is either absent or whole.
+    ws.report(
+        "big",
+        &SLOW.replace(
+            "count(*) AS n FROM generate_series(1, 100000000000)",
+            "value FROM generate_series(1, 2000000)",
+        ),
+    );
+    let target = ws.out("big", "2026-03-01").join("big.csv");
+    for delay in [300, 700, 1200, 2000] {
+        let mut child = ws.spawn(&["report", "run", "big", "--for", "2026-03-01"]);
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        child.wait().unwrap();
+        if let Ok(text) = std::fs::read_to_string(&target) {
+            assert_eq!(
+                text.lines().count(),
+                2_000_001,
+                "a partial file after a kill at {delay} ms"
+            );
+        }
+    }
+    ws.ok(&["report", "run", "big", "--for", "2026-03-01"]);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap().lines().count(),
+        2_000_001
+    );
+    let names: Vec<String> = std::fs::read_dir(target.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["big.csv"], "no temporary files left");
+}
+
+#[test]
+fn the_scheduler_stops_cleanly_on_sigterm() {
+    let ws = fixture_workspace().without_shipped_reports();
+    // Both are due at start (latest firing); `a_fast` runs first, then the
+    // slow one is cancelled by SIGTERM.
+    ws.report("a_fast", &DAILY.replace("CATCH_UP", "false"));
+    ws.report("z_slow", SLOW);
+    let child = ws.spawn(&["schedule", "run"]);
+    wait_for("the slow run to start", Duration::from_secs(60), || {
+        ledger_text(&ws).contains("\"report\":\"z_slow\"")
+    });
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let start = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "shutdown took {:?}",
+        start.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("scheduler started") && stdout.contains("scheduler stopped"),
+        "{stdout}"
+    );
+    let runs = ws.runs();
+    assert_eq!(states(&runs, "a_fast")[0].2, "succeeded");
+    assert_eq!(states(&runs, "z_slow")[0].2, "cancelled");
+    // The slow firing was not marked done: the next pass runs it again.
+    ws.report("z_slow", &SLOW.replace("100000000000", "10"));
+    let now = runs[0]["scheduled_for"]
+        .as_str()
+        .unwrap()
+        .replace("06:00:00Z", "06:00:30Z");
+    let out = ws.ok(&["schedule", "tick", "--now", &now]);
+    assert!(
+        out.contains("z_slow") && out.contains("succeeded") && !out.contains("a_fast"),
+        "{out}"
+    );
+}
+
+/// Chromium from Debian's package (`.ci/run` installs it).
+fn chromium() -> PathBuf {
+    for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {
+        if Path::new(p).exists() {
+            return PathBuf::from(p);
+        }
+    }
+    panic!("headless Chromium is needed for this test: apt-get install chromium (.ci/run does)");
+}
+
+fn headless(profile: &Path) -> Command {
+    let mut c = Command::new(chromium());
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+#[test]
+fn the_html_page_renders_in_chromium_with_its_text_and_charts() {
+    let ws = fixture_workspace();
+    ws.ok(&[
+        "report",
+        "run",
+        "campaign_page",
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-03",
+        "--param",
+        "campaign_id=C1",
+        "--format",
+        "html",
+    ]);
+    let page = ws
+        .out("campaign_page", "2026-03-01_2026-03-03")
+        .join("C1.html");
+    let profile = ws.scratch("chromium");
+    let url = format!("file://{}", page.display());
+
+    // The DOM as Chromium parsed it: the text and the chart elements.
+    let dom = headless(&profile)
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for text in [
+        "Campaign page",
+        "Delivery counts and rates",
+        "Messages sent",
+        "71.43%",
+        "Endpoint deliveries per day",
+        "Opens and clicks per day",
+        "Rates per run",
+        "Campaign runs",
+        "R1",
+        "R2",
+    ] {
+        assert!(dom.contains(text), "{text} missing from the rendered page");
+    }
+    assert_eq!(dom.matches("class=\"chart chart-bars\"").count(), 2);
+    assert_eq!(dom.matches("class=\"chart chart-lines\"").count(), 1);
+
+    // A phone-sized screenshot: the page draws, and the chart colours are on it.
+    let shot = ws.scratch("shot").join("page.png");
+    let status = headless(&profile)
+        .arg("--window-size=412,2400")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!((info.width, info.height), (412, 2400));
+    let channels = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    let count = |rgb: [u8; 3]| {
+        pixels
+            .chunks(channels)
+            .filter(|p| p[..3].iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 8))
+            .count()
+    };
+    // Bars and the first line in the first colour (#2f6fde), the second
+    // series in the second (#e07b00), tiles in their grey.
+    assert!(
+        count([0x2f, 0x6f, 0xde]) > 500,
+        "no chart colour on the screenshot"
+    );
+    assert!(
+        count([0xe0, 0x7b, 0x00]) > 50,
+        "no second series on the screenshot"
+    );
+    assert!(
+        count([0xf5, 0xf7, 0xfa]) > 5_000,
+        "no tiles on the screenshot"
+    );
+}
