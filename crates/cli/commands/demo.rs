@@ -28,7 +28,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Ok(ws) => ws,
         Err(_) => {
             let ws = rt.block_on(Workspace::init(&args.into, Config::default()))?;
-            sendlens_reports::shipped::install(ws.root())?;
             println!("Created workspace {}", ws.root().display());
             ws
         }
@@ -43,6 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     super::ingest::print_summary(&summary);
     super::refresh_facts_or_warn(&rt, &ws);
+    sendlens_reports::shipped::install(ws.root())?;
     println!();
     println!("Campaigns in the sample (top 10 by messages sent, from the campaign_metrics view):");
     rt.block_on(async {
@@ -56,11 +56,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             &batches,
             Format::Table,
         )?;
-        anyhow::Ok(())
+        println!();
+        sample_report(&ws, &ctx).await
     })?;
     println!();
     let ws_arg = args.into.display();
     println!("Next:");
+    println!(
+        "  sendlens --workspace {ws_arg} report list                # scheduled reports (HTML, CSV, ...)"
+    );
     println!("  sendlens --workspace {ws_arg} campaigns                  # every campaign");
     println!("  sendlens --workspace {ws_arg} metrics <campaign_id>      # the campaign page");
     println!(
@@ -69,5 +73,55 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "  sendlens --workspace {ws_arg} sql -c \"SELECT * FROM campaign_dashboard('<campaign_id>', '2026-09-01', '2026-09-07')\""
     );
+    Ok(())
+}
+
+/// The campaign comparison report over every day of the sample, as a
+/// scheduled run would write it.
+async fn sample_report(
+    ws: &Workspace,
+    ctx: &datafusion::prelude::SessionContext,
+) -> anyhow::Result<()> {
+    let tz = sendlens_metrics::sql::lit(&ws.config().time.zone);
+    let days = ctx
+        .sql(&format!(
+            "SELECT min(local_date(sent_at, {tz})) AS first, max(local_date(sent_at, {tz})) AS last \
+             FROM message_facts WHERE sent"
+        ))
+        .await?
+        .collect()
+        .await?;
+    let day = |col: usize| -> Option<chrono::NaiveDate> {
+        use datafusion::arrow::array::{Array, AsArray};
+        let b = days.first().filter(|b| b.num_rows() == 1)?;
+        let text = datafusion::arrow::compute::cast(
+            b.column(col),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .ok()?;
+        let text = text.as_string::<i32>();
+        (!text.is_null(0)).then(|| text.value(0).parse().ok())?
+    };
+    let (Some(start), Some(end)) = (day(0), day(1)) else {
+        return Ok(());
+    };
+    let (reports, _) = sendlens_reports::reports(ws);
+    let Some(report) = reports.iter().find(|r| r.name == "campaign_comparison") else {
+        return Ok(());
+    };
+    let runner = sendlens_reports::run::Runner::open(ws).await?;
+    let job = sendlens_reports::run::Job {
+        report,
+        period: sendlens_reports::period::Period { start, end },
+        params: Default::default(),
+        formats: Vec::new(),
+        out: None,
+        trigger: sendlens_reports::ledger::Trigger::Manual,
+        scheduled_for: None,
+    };
+    if let sendlens_reports::run::Outcome::Ran(e) = runner.run(&job).await? {
+        println!("The campaign comparison report for {start} to {end}:");
+        super::report::print_run(&e, ws.root());
+    }
     Ok(())
 }

@@ -424,7 +424,7 @@ pub fn split_statements(text: &str) -> Result<Vec<Statement>, String> {
                     "'-- name: {name}': a statement name uses letters, digits and '_'"
                 ));
             }
-            if out.iter().any(|s| s.name == name) {
+            if out.iter().chain(current.as_ref()).any(|s| s.name == name) {
                 return Err(format!("two statements are named {name}"));
             }
             out.extend(current.take());

@@ -25,6 +25,7 @@ h2 { font-size: 1.1rem; margin: 0 0 10px; }
 .tile { background: var(--tile); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .tile .label { color: var(--muted); font-size: .85rem; }
 .tile .value { font-size: 1.5rem; font-weight: 600; font-variant-numeric: tabular-nums; margin-top: 2px; }
+.chart-wrap { overflow-x: auto; }
 .chart { width: 100%; height: auto; display: block; }
 .table-wrap { overflow-x: auto; border: 1px solid var(--line); border-radius: 8px; }
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
@@ -34,7 +35,13 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr:last-child td { border-bottom: 0; }
 .empty { color: var(--muted); font-style: italic; }
 footer { margin-top: 36px; color: var(--muted); font-size: .8rem; }
-@media (max-width: 600px) { main { padding: 16px 10px 32px; } .tile .value { font-size: 1.25rem; } header h1 { font-size: 1.3rem; } }
+@media (max-width: 600px) {
+  main { padding: 16px 10px 32px; }
+  .tile .value { font-size: 1.25rem; }
+  header h1 { font-size: 1.3rem; }
+  /* Keep chart labels readable: scroll the chart rather than shrink it. */
+  .chart { min-width: 560px; }
+}
 @media print {
   body { font-size: 11pt; }
   main { max-width: none; padding: 0; }
@@ -214,6 +221,7 @@ fn chart(h: &mut String, s: &SectionData) -> anyhow::Result<()> {
     } else {
         Kind::Lines
     };
+    h.push_str("<div class=\"chart-wrap\">");
     h.push_str(&svg::chart(
         kind,
         &s.section.title,
@@ -221,7 +229,7 @@ fn chart(h: &mut String, s: &SectionData) -> anyhow::Result<()> {
         &series,
         percent,
     ));
-    h.push('\n');
+    h.push_str("</div>\n");
     // The numbers behind the chart, for people who print or cannot see it.
     h.push_str("<details><summary>Data</summary>\n");
     table(h, s)?;

@@ -1,10 +1,11 @@
 //! The days a report run covers.
 //!
-//! A run at local time T covers the period of its kind that contains the day
-//! before T: a daily report at 06:00 covers yesterday, a weekly one the last
-//! full ISO week (Monday to Sunday), a monthly one the last full calendar
-//! month, month-to-date the first of the month up to yesterday, trailing N
-//! days the N days ending yesterday. Days are calendar days in the report's
+//! A run on local day D covers the last complete period of its kind before
+//! D: a daily report at 06:00 covers yesterday, a weekly one the last full
+//! ISO week (Monday to Sunday), a monthly one the last full calendar month,
+//! whatever weekday or day of the month it runs on; month-to-date covers the
+//! first of the month up to yesterday, trailing N days the N days ending
+//! yesterday. Days are calendar days in the report's
 //! time zone, so a period never depends on daylight-saving changes.
 
 use chrono::{Datelike, Duration, NaiveDate};
@@ -103,10 +104,16 @@ impl Every {
         }
     }
 
-    /// The period a run on local day `run_day` covers: the one that contains
-    /// the day before.
+    /// The period a run on local day `run_day` covers: the last complete
+    /// one before that day (for the rolling kinds, the window ending the day
+    /// before).
     pub fn covered_by_run_on(self, run_day: NaiveDate) -> Period {
-        self.containing(run_day - Duration::days(1))
+        match self {
+            Every::MonthToDate | Every::TrailingDays(_) => {
+                self.containing(run_day - Duration::days(1))
+            }
+            _ => self.containing(self.containing(run_day).start - Duration::days(1)),
+        }
     }
 
     /// The period before `p`: the previous calendar unit, or for the rolling
