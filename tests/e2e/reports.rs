@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::metrics::{fixture, fixture_workspace};
 use crate::support::{Ws, bin, run_ok, write_file};
+use sendlens_reports::shipped::SHIPPED;
 
 impl Ws {
     /// Remove the shipped reports, so that the scheduler sees only the
@@ -61,6 +62,10 @@ impl Ws {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
+    }
+
+    fn read(&self, report: &str, period: &str, file: &str) -> String {
+        std::fs::read_to_string(self.out(report, period).join(file)).unwrap()
     }
 
     fn out(&self, report: &str, period: &str) -> PathBuf {
@@ -125,28 +130,19 @@ y = ["endpoint_deliveries"]
 fn a_new_workspace_lists_the_shipped_reports_and_each_runs() {
     let ws = fixture_workspace();
     let list = ws.ok(&["report", "list"]);
-    for name in [
-        "campaign_page",
-        "campaign_comparison",
-        "ab_test",
-        "link_clicks",
-        "transactional",
-        "pinpoint_csv",
-    ] {
+    assert_eq!(
+        SHIPPED.len(),
+        6,
+        "the campaign page, comparison, A/B, links, transactional, CSV export"
+    );
+    for (name, _, _) in SHIPPED {
         assert!(list.contains(name), "{list}");
     }
     assert!(
         list.contains("0 6 * * * UTC") && list.contains("never"),
         "{list}"
     );
-    for name in [
-        "campaign_page",
-        "campaign_comparison",
-        "ab_test",
-        "link_clicks",
-        "transactional",
-        "pinpoint_csv",
-    ] {
+    for (name, _, _) in SHIPPED {
         let out = ws.ok(&[
             "report",
             "run",
@@ -181,38 +177,30 @@ fn a_new_workspace_lists_the_shipped_reports_and_each_runs() {
         "{csv}"
     );
     // Links: the two clicks of M1 on one link.
-    let links = std::fs::read_to_string(
-        ws.out("link_clicks", "2026-03-01_2026-03-03")
-            .join("C1.links.csv"),
-    )
-    .unwrap();
+    let links = ws.read("link_clicks", "2026-03-01_2026-03-03", "C1.links.csv");
     assert_eq!(
         links,
         "link,clicks,unique_clicks,unique_endpoints\nhttps://shop.example/a?utm_source=mail,2,1,1\n"
     );
     // Transactional: T1 (email) and TS1 (SMS, 2 parts, 500 millicents).
-    let email = std::fs::read_to_string(
-        ws.out("transactional", "2026-03-01_2026-03-03")
-            .join("transactional.email.csv"),
-    )
-    .unwrap();
+    let email = ws.read(
+        "transactional",
+        "2026-03-01_2026-03-03",
+        "transactional.email.csv",
+    );
     assert_eq!(
         email.lines().nth(1),
         Some("A1,1,1,1.0,1,1.0,0,0.0,0,0.0,0,0.0"),
         "{email}"
     );
-    let sms = std::fs::read_to_string(
-        ws.out("transactional", "2026-03-01_2026-03-03")
-            .join("transactional.sms.csv"),
-    )
-    .unwrap();
+    let sms = ws.read(
+        "transactional",
+        "2026-03-01_2026-03-03",
+        "transactional.sms.csv",
+    );
     assert!(sms.contains("\nA1,1,1,1.0,0,0,2,0.005\n"), "{sms}");
     // The console-shaped export: R1 and R2 of C1, rates in percent.
-    let export = std::fs::read_to_string(
-        ws.out("pinpoint_csv", "2026-03-01_2026-03-03")
-            .join("C1.csv"),
-    )
-    .unwrap();
+    let export = ws.read("pinpoint_csv", "2026-03-01_2026-03-03", "C1.csv");
     let lines: Vec<&str> = export.lines().collect();
     assert_eq!(
         lines[0],
@@ -224,11 +212,11 @@ fn a_new_workspace_lists_the_shipped_reports_and_each_runs() {
     );
     assert_eq!(lines.len(), 3, "{export}");
     // The comparison: every campaign, largest first.
-    let cmp = std::fs::read_to_string(
-        ws.out("campaign_comparison", "2026-03-01_2026-03-03")
-            .join("campaign_comparison.campaigns.csv"),
-    )
-    .unwrap();
+    let cmp = ws.read(
+        "campaign_comparison",
+        "2026-03-01_2026-03-03",
+        "campaign_comparison.campaigns.csv",
+    );
     let ids: Vec<&str> = cmp
         .lines()
         .skip(1)
@@ -446,7 +434,7 @@ fn the_scheduler_catches_up_after_a_gap_and_backfills() {
         "{out}"
     );
     assert_eq!(
-        std::fs::read_to_string(ws.out("daily", "2026-03-01").join("daily.csv")).unwrap(),
+        ws.read("daily", "2026-03-01", "daily.csv"),
         // 1 March: M1..M4, S1, S2, C3's two pushes, T1, JM1, TS1.
         "period,sent\n2026-03-01,11\n"
     );
@@ -583,10 +571,7 @@ fn a_killed_run_leaves_no_lock_and_no_partial_output() {
         out.contains("slow 2026-03-01 (2026-03-01 to 2026-03-01): succeeded"),
         "{out}"
     );
-    assert_eq!(
-        std::fs::read_to_string(ws.out("slow", "2026-03-01").join("slow.csv")).unwrap(),
-        "n\n10\n"
-    );
+    assert_eq!(ws.read("slow", "2026-03-01", "slow.csv"), "n\n10\n");
 
     // Killed while writing a large output: the file is either absent or whole.
     ws.report(
@@ -765,13 +750,8 @@ fn the_html_page_renders_in_chromium_with_its_text_and_charts() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    assert_eq!((info.width, info.height), (412, 2400));
-    let channels = info.color_type.samples();
-    let pixels = &buf[..info.buffer_size()];
+    let (width, height, channels, pixels) = decode_png(&std::fs::read(&shot).unwrap());
+    assert_eq!((width, height), (412, 2400));
     let count = |rgb: [u8; 3]| {
         pixels
             .chunks(channels)
@@ -792,4 +772,82 @@ fn the_html_page_renders_in_chromium_with_its_text_and_charts() {
         count([0xf5, 0xf7, 0xfa]) > 5_000,
         "no tiles on the screenshot"
     );
+}
+
+/// The pixels of an 8-bit RGB or RGBA PNG without interlacing (what
+/// Chromium writes): (width, height, channels, rows of pixels).
+fn decode_png(bytes: &[u8]) -> (u32, u32, usize, Vec<u8>) {
+    use std::io::Read;
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let (mut pos, mut idat) = (8, Vec::new());
+    let (mut width, mut height, mut channels) = (0, 0, 0);
+    while pos + 8 <= bytes.len() {
+        let len = be(&bytes[pos..]) as usize;
+        let kind = &bytes[pos + 4..pos + 8];
+        let data = &bytes[pos + 8..pos + 8 + len];
+        match kind {
+            b"IHDR" => {
+                width = be(data);
+                height = be(&data[4..]);
+                assert_eq!((data[8], data[12]), (8, 0), "8-bit, not interlaced");
+                channels = match data[9] {
+                    2 => 3,
+                    6 => 4,
+                    t => panic!("PNG colour type {t}"),
+                };
+            }
+            b"IDAT" => idat.extend_from_slice(data),
+            b"IEND" => break,
+            _ => {}
+        }
+        pos += 12 + len;
+    }
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let stride = width as usize * channels;
+    let mut out = vec![0u8; stride * height as usize];
+    for y in 0..height as usize {
+        let filter = raw[y * (stride + 1)];
+        let line = &raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)];
+        for x in 0..stride {
+            let a = if x >= channels {
+                out[y * stride + x - channels]
+            } else {
+                0
+            };
+            let b = if y > 0 { out[(y - 1) * stride + x] } else { 0 };
+            let c = if x >= channels && y > 0 {
+                out[(y - 1) * stride + x - channels]
+            } else {
+                0
+            };
+            let predicted = match filter {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((a as u16 + b as u16) / 2) as u8,
+                4 => {
+                    let p = a as i16 + b as i16 - c as i16;
+                    let (pa, pb, pc) = (
+                        (p - a as i16).abs(),
+                        (p - b as i16).abs(),
+                        (p - c as i16).abs(),
+                    );
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                f => panic!("PNG filter {f}"),
+            };
+            out[y * stride + x] = line[x].wrapping_add(predicted);
+        }
+    }
+    (width, height, channels, out)
 }
