@@ -154,6 +154,18 @@ fn a_new_workspace_lists_the_shipped_reports_and_each_runs() {
         ]);
         assert!(out.contains(": succeeded"), "{name}: {out}");
     }
+    // A declared parameter that picks nothing: the report skips the period.
+    let out = ws.ok(&[
+        "report",
+        "run",
+        "transactional",
+        "--for",
+        "2026-03-01",
+        "--param",
+        "app_id=A2",
+    ]);
+    assert!(out.contains(": skipped, 0 rows"), "{out}");
+    assert!(!ws.out("transactional", "2026-03-01").exists());
     let dir = ws.out("campaign_page", "2026-03-01_2026-03-03");
     // One page per campaign with messages sent: C1, C2, C3.
     for c in ["C1", "C2", "C3"] {

@@ -87,6 +87,7 @@ async fn serve(ws: &Workspace) -> anyhow::Result<()> {
         std::process::id()
     );
     let mut rx_wait = rx.clone();
+    let mut announced: Option<(DateTime<Utc>, String)> = None;
     loop {
         let now = Utc::now();
         let t = sendlens_reports::tick(ws, now, Some(rx.clone()), &mut |e| print_run(e, ws.root()))
@@ -108,8 +109,9 @@ async fn serve(ws: &Workspace) -> anyhow::Result<()> {
         let next = sendlens_reports::schedule::next_firing(&reports, now);
         let wake = match &next {
             Some((at, name)) => {
-                if t.ran.len() + t.busy.len() > 0 {
+                if announced.as_ref() != next.as_ref() {
                     println!("next: {name} at {}", at.format("%Y-%m-%d %H:%M UTC"));
+                    announced = next.clone();
                 }
                 (*at).min(now + chrono::Duration::seconds(MAX_SLEEP_SECS))
             }
