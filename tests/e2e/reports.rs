@@ -424,21 +424,21 @@ fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     v
 }
 
-const DAILY: &str = r#"
-query = "SELECT $period AS period, count(*) AS sent FROM message_facts WHERE sent AND local_date(sent_at, $time_zone) BETWEEN $start AND $end"
-formats = ["csv"]
-catch_up = CATCH_UP
-[schedule]
-cron = "0 6 * * *"
-[period]
-every = "day"
-"#;
+/// A report of `query` that runs daily at 06:00 UTC for the day before,
+/// written as CSV.
+fn daily_report(query: &str, catch_up: bool) -> String {
+    format!(
+        "query = \"{query}\"\nformats = [\"csv\"]\ncatch_up = {catch_up}\n[schedule]\ncron = \"0 6 * * *\"\n[period]\nevery = \"day\"\n"
+    )
+}
+
+const SENT_PER_PERIOD: &str = "SELECT $period AS period, count(*) AS sent FROM message_facts WHERE sent AND local_date(sent_at, $time_zone) BETWEEN $start AND $end";
 
 #[test]
 fn the_scheduler_catches_up_after_a_gap_and_backfills() {
     let ws = fixture_workspace().without_shipped_reports();
-    ws.report("daily", &DAILY.replace("CATCH_UP", "true"));
-    ws.report("latest", &DAILY.replace("CATCH_UP", "false"));
+    ws.report("daily", &daily_report(SENT_PER_PERIOD, true));
+    ws.report("latest", &daily_report(SENT_PER_PERIOD, false));
     // First tick: each report runs its latest firing (2 March 06:00 → 1 March).
     let out = ws.ok(&["schedule", "tick", "--now", "2026-03-02T07:00:00Z"]);
     assert!(
@@ -507,12 +507,13 @@ fn the_scheduler_catches_up_after_a_gap_and_backfills() {
 #[test]
 fn a_failing_report_is_recorded_and_the_others_still_run() {
     let ws = fixture_workspace().without_shipped_reports();
-    ws.report("daily", &DAILY.replace("CATCH_UP", "false"));
+    ws.report("daily", &daily_report(SENT_PER_PERIOD, false));
     ws.report(
         "broken",
-        &DAILY
-            .replace("CATCH_UP", "false")
-            .replace("FROM message_facts", "FROM no_such_table"),
+        &daily_report(
+            &SENT_PER_PERIOD.replace("FROM message_facts", "FROM no_such_table"),
+            false,
+        ),
     );
     write_file(
         &ws.path().join("reports/garbled.toml"),
@@ -535,7 +536,7 @@ fn a_failing_report_is_recorded_and_the_others_still_run() {
             .contains("garbled (invalid, not scheduled)")
     );
     // Mend it; retry runs the failed run only, then there is nothing to retry.
-    ws.report("broken", &DAILY.replace("CATCH_UP", "false"));
+    ws.report("broken", &daily_report(SENT_PER_PERIOD, false));
     let out = ws.ok(&["report", "retry"]);
     assert!(
         out.contains("broken 2026-03-01") && !out.contains("daily 2026-03-01"),
@@ -551,19 +552,12 @@ fn a_failing_report_is_recorded_and_the_others_still_run() {
     assert!(ws.ok(&["report", "retry"]).contains("nothing to retry"));
 }
 
-const SLOW: &str = r#"
-query = "SELECT count(*) AS n FROM generate_series(1, 100000000000)"
-formats = ["csv"]
-[schedule]
-cron = "0 6 * * *"
-[period]
-every = "day"
-"#;
+const SLOW_QUERY: &str = "SELECT count(*) AS n FROM generate_series(1, 100000000000)";
 
 #[test]
 fn a_killed_run_leaves_no_lock_and_no_partial_output() {
     let ws = fixture_workspace();
-    ws.report("slow", SLOW);
+    ws.report("slow", &daily_report(SLOW_QUERY, false));
     let mut child = ws.spawn(&["report", "run", "slow", "--for", "2026-03-01"]);
     wait_for("the run to start", Duration::from_secs(60), || {
         ledger_text(&ws).contains("\"state\":\"running\"")
@@ -577,7 +571,10 @@ fn a_killed_run_leaves_no_lock_and_no_partial_output() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["state"], "interrupted");
     // The lock died with the process: the period runs again at once.
-    ws.report("slow", &SLOW.replace("100000000000", "10"));
+    ws.report(
+        "slow",
+        &daily_report(&SLOW_QUERY.replace("100000000000", "10"), false),
+    );
     let out = ws.ok(&["report", "retry"]);
     assert!(
         out.contains("slow 2026-03-01 (2026-03-01 to 2026-03-01): succeeded"),
@@ -588,10 +585,7 @@ fn a_killed_run_leaves_no_lock_and_no_partial_output() {
     // Killed while writing a large output: the file is either absent or whole.
     ws.report(
         "big",
-        &SLOW.replace(
-            "count(*) AS n FROM generate_series(1, 100000000000)",
-            "value FROM generate_series(1, 2000000)",
-        ),
+        &daily_report("SELECT value FROM generate_series(1, 2000000)", false),
     );
     let target = ws.out("big", "2026-03-01").join("big.csv");
     for delay in [300, 700, 1200, 2000] {
@@ -624,8 +618,8 @@ fn the_scheduler_stops_cleanly_on_sigterm() {
     let ws = fixture_workspace().without_shipped_reports();
     // Both are due at start (latest firing); `a_fast` runs first, then the
     // slow one is cancelled by SIGTERM.
-    ws.report("a_fast", &DAILY.replace("CATCH_UP", "false"));
-    ws.report("z_slow", SLOW);
+    ws.report("a_fast", &daily_report(SENT_PER_PERIOD, false));
+    ws.report("z_slow", &daily_report(SLOW_QUERY, false));
     let child = ws.spawn(&["schedule", "run"]);
     wait_for("the slow run to start", Duration::from_secs(60), || {
         ledger_text(&ws).contains("\"report\":\"z_slow\"")
@@ -659,7 +653,10 @@ fn the_scheduler_stops_cleanly_on_sigterm() {
     assert_eq!(states(&runs, "a_fast")[0].2, "succeeded");
     assert_eq!(states(&runs, "z_slow")[0].2, "cancelled");
     // The slow firing was not marked done: the next pass runs it again.
-    ws.report("z_slow", &SLOW.replace("100000000000", "10"));
+    ws.report(
+        "z_slow",
+        &daily_report(&SLOW_QUERY.replace("100000000000", "10"), false),
+    );
     let now = runs[0]["scheduled_for"]
         .as_str()
         .unwrap()
@@ -681,21 +678,31 @@ fn chromium() -> PathBuf {
     panic!("headless Chromium is needed for this test: apt-get install chromium (.ci/run does)");
 }
 
-fn headless(profile: &Path) -> Command {
-    let mut c = Command::new(chromium());
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={}", profile.display()));
-    c
+/// Run headless Chromium on `url` with `args`; its output, once it succeeded.
+fn headless(profile: &Path, url: &str, args: &[String]) -> std::process::Output {
+    let out = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium starts");
+    assert!(
+        out.status.success(),
+        "chromium {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 #[test]
@@ -721,16 +728,7 @@ fn the_html_page_renders_in_chromium_with_its_text_and_charts() {
     let url = format!("file://{}", page.display());
 
     // The DOM as Chromium parsed it: the text and the chart elements.
-    let dom = headless(&profile)
-        .arg("--dump-dom")
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        dom.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dom.stderr)
-    );
+    let dom = headless(&profile, &url, &["--dump-dom".to_string()]);
     let dom = String::from_utf8_lossy(&dom.stdout);
     for text in [
         "Campaign page",
@@ -751,16 +749,13 @@ fn the_html_page_renders_in_chromium_with_its_text_and_charts() {
 
     // A phone-sized screenshot: the page draws, and the chart colours are on it.
     let shot = ws.scratch("shot").join("page.png");
-    let status = headless(&profile)
-        .arg("--window-size=412,2400")
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(&url)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
+    headless(
+        &profile,
+        &url,
+        &[
+            "--window-size=412,2400".to_string(),
+            format!("--screenshot={}", shot.display()),
+        ],
     );
     let (width, height, channels, pixels) = decode_png(&std::fs::read(&shot).unwrap());
     assert_eq!((width, height), (412, 2400));
@@ -783,6 +778,23 @@ fn the_html_page_renders_in_chromium_with_its_text_and_charts() {
     assert!(
         count([0xf5, 0xf7, 0xfa]) > 5_000,
         "no tiles on the screenshot"
+    );
+
+    // Printed through Chromium's print path (the page's print styles).
+    let pdf = ws.scratch("shot").join("page.pdf");
+    headless(
+        &profile,
+        &url,
+        &[
+            "--no-pdf-header-footer".to_string(),
+            format!("--print-to-pdf={}", pdf.display()),
+        ],
+    );
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(
+        bytes.starts_with(b"%PDF") && bytes.len() > 10_000,
+        "{} bytes",
+        bytes.len()
     );
 }
 

@@ -225,60 +225,43 @@ mod tests {
         );
     }
 
+    /// (period, firing) of the runs due at `now` for a report whose cursor is `cursor`.
+    fn due_after(r: &Report, cursor: &str, now: &str) -> Vec<(String, DateTime<Utc>)> {
+        let mut cursors = Cursors::default();
+        cursors.reports.insert(r.name.clone(), t(cursor));
+        due(std::slice::from_ref(r), &cursors, &[], t(now))
+            .iter()
+            .map(|x| (x.period.key(), x.scheduled_for))
+            .collect()
+    }
+
     #[test]
     fn daylight_saving_changes_move_the_instant_not_the_day() {
         let dir = tempfile::tempdir().unwrap();
+        let daily = |name: &str, cron: &str, zone: &str| {
+            report(
+                dir.path(),
+                name,
+                &format!(
+                    "catch_up = true\n[schedule]\ncron = \"{cron}\"\ntime_zone = \"{zone}\"\n[period]\nevery = \"day\""
+                ),
+            )
+        };
         // 06:00 in Berlin: 05:00 UTC in winter, 04:00 UTC from 29 March 2026.
-        let daily = report(
-            dir.path(),
-            "berlin",
-            "catch_up = true\n[schedule]\ncron = \"0 6 * * *\"\ntime_zone = \"Europe/Berlin\"\n[period]\nevery = \"day\"",
-        );
-        let mut cursors = Cursors::default();
-        cursors
-            .reports
-            .insert("berlin".into(), t("2026-03-27T12:00:00Z"));
-        let d = due(
-            std::slice::from_ref(&daily),
-            &cursors,
-            &[],
-            t("2026-03-30T12:00:00Z"),
-        );
-        let got: Vec<(String, DateTime<Utc>)> = d
-            .iter()
-            .map(|x| (x.period.key(), x.scheduled_for))
-            .collect();
+        let berlin = daily("berlin", "0 6 * * *", "Europe/Berlin");
         assert_eq!(
-            got,
+            due_after(&berlin, "2026-03-27T12:00:00Z", "2026-03-30T12:00:00Z"),
             [
                 ("2026-03-27".to_string(), t("2026-03-28T05:00:00Z")),
                 ("2026-03-28".to_string(), t("2026-03-29T04:00:00Z")),
                 ("2026-03-29".to_string(), t("2026-03-30T04:00:00Z")),
             ]
         );
-        // A report at 00:30 in New York on the day the clocks go back still
-        // covers the calendar day before, once.
-        let ny = report(
-            dir.path(),
-            "ny",
-            "catch_up = true\n[schedule]\ncron = \"30 1 * * *\"\ntime_zone = \"America/New_York\"\n[period]\nevery = \"day\"",
-        );
-        let mut cursors = Cursors::default();
-        cursors
-            .reports
-            .insert("ny".into(), t("2026-10-31T12:00:00Z"));
-        let d = due(
-            std::slice::from_ref(&ny),
-            &cursors,
-            &[],
-            t("2026-11-02T12:00:00Z"),
-        );
-        let got: Vec<(String, DateTime<Utc>)> = d
-            .iter()
-            .map(|x| (x.period.key(), x.scheduled_for))
-            .collect();
+        // 01:30 in New York on the day the clocks go back (01:30 happens
+        // twice) runs once and still covers the calendar day before.
+        let ny = daily("ny", "30 1 * * *", "America/New_York");
         assert_eq!(
-            got,
+            due_after(&ny, "2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z"),
             [
                 ("2026-10-31".to_string(), t("2026-11-01T05:30:00Z")),
                 ("2026-11-01".to_string(), t("2026-11-02T06:30:00Z")),
