@@ -624,6 +624,16 @@ fn the_scheduler_stops_cleanly_on_sigterm() {
     wait_for("the slow run to start", Duration::from_secs(60), || {
         ledger_text(&ws).contains("\"report\":\"z_slow\"")
     });
+    // A cron-driven pass meanwhile leaves everything to the running one.
+    let other = ws.ok(&["schedule", "tick"]);
+    assert!(
+        other.contains("scheduler pass") && other.contains("already running"),
+        "{other}"
+    );
+    // And no pass may run periods that are not over yet.
+    let future = ws.sendlens(&["schedule", "tick", "--now", "2099-01-01T00:00:00Z"]);
+    assert!(!future.status.success());
+    assert!(String::from_utf8_lossy(&future.stderr).contains("in the future"));
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")

@@ -58,10 +58,10 @@ struct RunArgs {
     #[arg(long = "for", value_name = "PERIOD", conflicts_with_all = ["from", "to"])]
     period: Option<String>,
     /// First day of a custom range (with --to).
-    #[arg(long, value_name = "DAY", requires = "to")]
+    #[arg(long, value_name = "DAY", requires = "to", value_parser = parse_day)]
     from: Option<NaiveDate>,
     /// Last day of a custom range, inclusive (with --from).
-    #[arg(long, value_name = "DAY", requires = "from")]
+    #[arg(long, value_name = "DAY", requires = "from", value_parser = parse_day)]
     to: Option<NaiveDate>,
     #[command(flatten)]
     common: Common,
@@ -72,10 +72,10 @@ struct BackfillArgs {
     /// Report name.
     name: String,
     /// First day.
-    #[arg(long, value_name = "DAY")]
+    #[arg(long, value_name = "DAY", value_parser = parse_day)]
     from: NaiveDate,
     /// Last day, inclusive.
-    #[arg(long, value_name = "DAY")]
+    #[arg(long, value_name = "DAY", value_parser = parse_day)]
     to: NaiveDate,
     #[command(flatten)]
     common: Common,
@@ -100,6 +100,14 @@ struct HistoryArgs {
     /// Print the ledger entries as JSON lines.
     #[arg(long)]
     json: bool,
+}
+
+/// A day from the command line, within the years sendlens accepts.
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    let d: NaiveDate = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a day like 2026-11-26"))?;
+    sendlens_reports::period::check_day(d)
 }
 
 fn parse_format(s: &str) -> Result<OutputFormat, String> {

@@ -22,7 +22,7 @@ enum Command {
     Run,
     /// One pass: run what is due now (for cron or a systemd timer), then exit.
     Tick {
-        /// Take this instant as now (RFC 3339), e.g. to replay a missed day.
+        /// Take this instant as now (RFC 3339, not later than the clock); to run past periods again use `report backfill`.
         #[arg(long, value_name = "TIME")]
         now: Option<DateTime<Utc>>,
     },
@@ -90,8 +90,19 @@ async fn serve(ws: &Workspace) -> anyhow::Result<()> {
     let mut announced: Option<(DateTime<Utc>, String)> = None;
     loop {
         let now = Utc::now();
-        let t = sendlens_reports::tick(ws, now, Some(rx.clone()), &mut |e| print_run(e, ws.root()))
-            .await?;
+        // A pass that fails as a whole (the table being rewritten, a full
+        // disk) is reported and tried again at the next wake-up.
+        let t = match sendlens_reports::tick(ws, now, Some(rx.clone()), &mut |e| {
+            print_run(e, ws.root())
+        })
+        .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: this pass failed ({e:#}); trying again in a minute");
+                Tick::default()
+            }
+        };
         for (r, p) in &t.busy {
             println!("{r} {p}: already running in another process; left to it");
         }

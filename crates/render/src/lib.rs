@@ -290,6 +290,21 @@ pub fn group_digits(s: &str) -> String {
     out
 }
 
+/// Text inside a Markdown table cell: `|` would end the cell, and HTML
+/// (which Markdown passes through) is shown as text.
+pub fn markdown_cell(s: &str) -> String {
+    markdown_text(s).replace('|', "\\|")
+}
+
+/// Text in Markdown shown as it is: HTML is escaped (Markdown passes it
+/// through to the page), and so are line breaks.
+pub fn markdown_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace(['\n', '\r'], " ")
+}
+
 /// Control characters would break the table's lines.
 fn printable(s: &str) -> String {
     if s.chars().any(char::is_control) {
@@ -395,7 +410,7 @@ pub fn table(schema: &Schema, rows: &[Vec<String>], max_width: usize) -> String 
 
 /// A Markdown table (GitHub flavour).
 pub fn markdown(schema: &Schema, rows: &[Vec<String>]) -> String {
-    let esc = |s: &str| s.replace('|', "\\|");
+    let esc = markdown_cell;
     let mut out = String::new();
     let names: Vec<String> = schema.fields().iter().map(|f| esc(f.name())).collect();
     out.push_str(&format!("| {} |\n", names.join(" | ")));

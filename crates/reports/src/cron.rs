@@ -91,37 +91,24 @@ impl Cron {
             .weekdays
             .values
             .contains(&d.weekday().num_days_from_sunday());
-        match (self.days.any, self.weekdays.any) {
-            (true, true) => true,
-            (true, false) => dow,
-            (false, true) => dom,
-            (false, false) => dom || dow,
+        // Vixie cron: when either field is a star both must match,
+        // otherwise either may.
+        if self.days.any || self.weekdays.any {
+            dom && dow
+        } else {
+            dom || dow
         }
     }
 
     /// The first time after `after` at which the expression fires in `tz`.
     pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
-        let start = after.with_timezone(&tz).date_naive() - Duration::days(1);
         // Five years covers every expression that fires at all but a few
         // odd ones (29 February on a Monday), which then never fire.
-        for date in start.iter_days().take(366 * 5) {
-            if !self.day_matches(date) {
-                continue;
-            }
-            for &h in &self.hours {
-                for &m in &self.minutes {
-                    let local = date.and_hms_opt(h, m, 0).expect("valid wall time");
-                    let at = resolve(tz, local);
-                    if at > after {
-                        return Some(at);
-                    }
-                }
-            }
-        }
-        None
+        self.scan(after, None, tz, |_| false)
     }
 
-    /// Every firing in `(after, until]`, oldest first.
+    /// Every firing in `(after, until]`, oldest first, in one pass over the
+    /// days between.
     pub fn fires_between(
         &self,
         after: DateTime<Utc>,
@@ -129,15 +116,57 @@ impl Cron {
         tz: Tz,
     ) -> Vec<DateTime<Utc>> {
         let mut out = Vec::new();
-        let mut t = after;
-        while let Some(next) = self.next_after(t, tz) {
-            if next > until {
+        self.scan(after, Some(until), tz, |t| {
+            out.push(t);
+            true
+        });
+        out
+    }
+
+    /// Walk the firings after `after` (up to `until`, if given), calling
+    /// `more` with each; stop when it returns false. Returns the firing it
+    /// stopped at.
+    fn scan(
+        &self,
+        after: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+        tz: Tz,
+        mut more: impl FnMut(DateTime<Utc>) -> bool,
+    ) -> Option<DateTime<Utc>> {
+        let start = after.with_timezone(&tz).date_naive().pred_opt()?;
+        let last_day = until.map(|u| {
+            u.with_timezone(&tz)
+                .date_naive()
+                .succ_opt()
+                .unwrap_or(NaiveDate::MAX)
+        });
+        let mut previous = after;
+        for date in start.iter_days().take(366 * 5) {
+            if last_day.is_some_and(|l| date > l) {
                 break;
             }
-            out.push(next);
-            t = next;
+            if !self.day_matches(date) {
+                continue;
+            }
+            for &h in &self.hours {
+                for &m in &self.minutes {
+                    let local = date.and_hms_opt(h, m, 0).expect("valid wall time");
+                    let at = resolve(tz, local);
+                    // Two wall times in a skipped hour fire once, at the change.
+                    if at <= previous {
+                        continue;
+                    }
+                    if until.is_some_and(|u| at > u) {
+                        return None;
+                    }
+                    previous = at;
+                    if !more(at) {
+                        return Some(at);
+                    }
+                }
+            }
         }
-        out
+        None
     }
 
     /// The last firing at or before `at`, looking back at most a year.
@@ -197,7 +226,9 @@ fn field(text: &str, what: &str, min: u32, max: u32, names: &[&str]) -> Result<F
         Ok(v)
     };
     let mut values = Vec::new();
-    let mut any = false;
+    // As in Vixie cron, a field that starts with `*` (`*/2` too) is a star
+    // for the day-of-month/day-of-week rule.
+    let any = text.starts_with('*');
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
             Some((r, s)) => {
@@ -211,9 +242,6 @@ fn field(text: &str, what: &str, min: u32, max: u32, names: &[&str]) -> Result<F
             None => (part, 1),
         };
         let (lo, hi) = if range == "*" {
-            if step == 1 {
-                any = true;
-            }
             (min, max)
         } else if let Some((a, b)) = range.split_once('-') {
             (value(a)?, value(b)?)
@@ -290,6 +318,21 @@ mod tests {
                 utc("2026-12-07T00:00:00Z"),
                 utc("2026-12-14T00:00:00Z"),
             ]
+        );
+        // `*/2` in the day of month is a star: every other day that is a Monday.
+        let c = Cron::parse("0 6 */2 * mon").unwrap();
+        let fires = c.fires_between(utc("2026-11-01T00:00:00Z"), utc("2026-11-30T00:00:00Z"), tz);
+        assert_eq!(
+            fires,
+            vec![utc("2026-11-09T06:00:00Z"), utc("2026-11-23T06:00:00Z")]
+        );
+        // A whole year of every-minute firings in one pass.
+        let every = Cron::parse("* * * * *").unwrap();
+        assert_eq!(
+            every
+                .fires_between(utc("2025-11-27T00:00:00Z"), utc("2026-11-27T00:00:00Z"), tz)
+                .len(),
+            525_600
         );
         let c = Cron::parse("*/20 9-10 * * 1-5").unwrap();
         assert_eq!(c.minutes, vec![0, 20, 40]);

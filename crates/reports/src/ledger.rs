@@ -174,19 +174,19 @@ impl Ledger {
         Ok(())
     }
 
-    /// Every run, latest state each, oldest first. A run still marked
-    /// running whose period lock is free is returned as interrupted. A line
-    /// cut short by a crash is ignored.
-    pub fn runs(&self) -> std::io::Result<Vec<Entry>> {
-        let text = match std::fs::read_to_string(self.path()) {
-            Ok(t) => t,
+    /// Every run as the ledger has it (latest line of each), oldest first.
+    fn read(&self) -> std::io::Result<Vec<Entry>> {
+        let bytes = match std::fs::read(self.path()) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
         let mut order: Vec<String> = Vec::new();
         let mut latest: BTreeMap<String, Entry> = BTreeMap::new();
-        for line in text.lines() {
-            let Ok(e) = serde_json::from_str::<Entry>(line) else {
+        // Line by line as bytes: a line cut short by a crash (even inside a
+        // multi-byte character) is skipped, not fatal.
+        for line in bytes.split(|b| *b == b'\n') {
+            let Ok(e) = serde_json::from_slice::<Entry>(line) else {
                 continue;
             };
             if !latest.contains_key(&e.run) {
@@ -197,20 +197,44 @@ impl Ledger {
         Ok(order
             .into_iter()
             .filter_map(|id| latest.remove(&id))
-            .map(|mut e| {
-                if e.state == State::Running
-                    && !PeriodLock::is_held(&self.state_dir, &e.report, &e.period)
-                {
-                    e.state = State::Interrupted;
-                    e.error.get_or_insert_with(|| {
-                        "the process running it ended before it finished".into()
-                    });
-                }
-                e
-            })
             .collect())
     }
+
+    /// Every run, latest state each, oldest first. A run still marked
+    /// running whose period lock is not held by it was interrupted.
+    pub fn runs(&self) -> std::io::Result<Vec<Entry>> {
+        let mut runs = self.read()?;
+        let orphan = |e: &Entry| {
+            e.state == State::Running
+                && PeriodLock::holder(&self.state_dir, &e.report, &e.period).as_deref()
+                    != Some(e.run.as_str())
+        };
+        if runs.iter().any(orphan) {
+            // It may have finished since the first read: read again.
+            runs = self.read()?;
+            for e in runs.iter_mut().filter(|e| orphan(e)) {
+                e.state = State::Interrupted;
+                e.error.get_or_insert_with(|| INTERRUPTED.into());
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Record as interrupted every run of `report` and `period` still marked
+    /// running. Call it holding the period's lock: they cannot be alive.
+    pub fn settle_orphans(&self, report: &str, period: &str) -> std::io::Result<()> {
+        for mut e in self.read()? {
+            if e.state == State::Running && e.report == report && e.period == period {
+                e.state = State::Interrupted;
+                e.error = Some(INTERRUPTED.into());
+                self.append(&e)?;
+            }
+        }
+        Ok(())
+    }
 }
+
+const INTERRUPTED: &str = "the process running it ended before it finished";
 
 #[cfg(test)]
 mod tests {
@@ -259,9 +283,18 @@ mod tests {
         );
         // No one holds b's lock: it was interrupted.
         assert_eq!(runs[1].state, State::Interrupted);
-        let _held = PeriodLock::try_acquire(l.dir(), "r", "2026-11-26")
+        let _held = PeriodLock::try_acquire(l.dir(), "r", "2026-11-26", "b")
             .unwrap()
             .unwrap();
         assert_eq!(l.runs().unwrap()[1].state, State::Running);
+        drop(_held);
+        // Holding the lock, a new run settles the orphan in the ledger itself.
+        l.settle_orphans("r", "2026-11-26").unwrap();
+        assert_eq!(l.read().unwrap()[1].state, State::Interrupted);
+        // A line torn inside a multi-byte character does not stop reading.
+        let mut f = OpenOptions::new().append(true).open(l.path()).unwrap();
+        f.write_all(&"{\"run\":\"é".as_bytes()[..9]).unwrap();
+        l.append(&entry("e", State::Succeeded)).unwrap();
+        assert_eq!(l.runs().unwrap().len(), 4);
     }
 }

@@ -60,8 +60,27 @@ pub async fn tick(
     cancel: Option<watch::Receiver<bool>>,
     on_run: &mut dyn FnMut(&Entry),
 ) -> anyhow::Result<Tick> {
-    let (reports, invalid) = reports(ws);
+    if now > Utc::now() + chrono::Duration::seconds(1) {
+        anyhow::bail!(
+            "{now} is in the future: a pass may not run periods that are not over yet (use `report run --for` to run one early)"
+        );
+    }
     let ledger = Ledger::new(&ws.state_dir());
+    // One pass at a time, whether from `schedule run` or cron's `tick`:
+    // the due list and the cursors are read and written under this lock.
+    let _pass = match lock::PeriodLock::try_acquire(ledger.dir(), "scheduler", "pass", "pass")? {
+        Ok(l) => l,
+        Err(busy) => {
+            return Ok(Tick {
+                busy: vec![(
+                    "scheduler".into(),
+                    format!("pass (process {})", busy.holder),
+                )],
+                ..Tick::default()
+            });
+        }
+    };
+    let (reports, invalid) = reports(ws);
     let mut cursors = Cursors::load(&ledger)?;
     let due = schedule::due(&reports, &cursors, &ledger.runs()?, now);
     let mut out = Tick {
@@ -106,7 +125,7 @@ pub async fn tick(
         }
     }
     for r in reports.iter().filter(|r| r.schedule.is_some()) {
-        cursors.reports.insert(r.name.clone(), now);
+        cursors.advance(&r.name, now);
     }
     cursors.save(&ledger)?;
     Ok(out)

@@ -29,11 +29,14 @@ fn path(state: &Path, report: &str, period: &str) -> PathBuf {
 }
 
 impl PeriodLock {
-    /// Take the lock of `report` and `period` without waiting.
+    /// Take the lock of `report` and `period` without waiting (but for a
+    /// moment's probe by [`PeriodLock::holder`]); `owner` (a run id) is
+    /// written into it.
     pub fn try_acquire(
         state: &Path,
         report: &str,
         period: &str,
+        owner: &str,
     ) -> std::io::Result<Result<PeriodLock, Busy>> {
         let p = path(state, report, period);
         if let Some(dir) = p.parent() {
@@ -45,32 +48,44 @@ impl PeriodLock {
             .create(true)
             .truncate(false)
             .open(&p)?;
-        match file.try_lock() {
-            Ok(()) => {
-                file.set_len(0)?;
-                write!(file, "{}", std::process::id())?;
-                Ok(Ok(PeriodLock {
-                    _file: file,
-                    path: p,
-                }))
+        // A probe holds a shared lock for an instant: try a few times.
+        for attempt in 0..10 {
+            match file.try_lock() {
+                Ok(()) => {
+                    file.set_len(0)?;
+                    write!(file, "{} {owner}", std::process::id())?;
+                    return Ok(Ok(PeriodLock {
+                        _file: file,
+                        path: p,
+                    }));
+                }
+                Err(TryLockError::WouldBlock) if attempt < 9 => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => break,
+                Err(TryLockError::Error(e)) => return Err(e),
             }
-            Err(TryLockError::WouldBlock) => Ok(Err(Busy {
-                holder: std::fs::read_to_string(&p).unwrap_or_default(),
-            })),
-            Err(TryLockError::Error(e)) => Err(e),
         }
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        Ok(Err(Busy {
+            holder: text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        }))
     }
 
-    /// Whether some process holds the lock now.
-    pub fn is_held(state: &Path, report: &str, period: &str) -> bool {
+    /// The owner written by the process that holds the lock now, if any.
+    pub fn holder(state: &Path, report: &str, period: &str) -> Option<String> {
         let p = path(state, report, period);
-        let Ok(file) = File::open(&p) else {
-            return false;
-        };
+        let file = File::open(&p).ok()?;
         match file.try_lock_shared() {
-            Ok(()) => false,
-            Err(TryLockError::WouldBlock) => true,
-            Err(TryLockError::Error(_)) => false,
+            Ok(()) => None,
+            Err(TryLockError::WouldBlock) => std::fs::read_to_string(&p)
+                .ok()
+                .and_then(|t| t.split_once(' ').map(|(_, owner)| owner.to_string())),
+            Err(TryLockError::Error(_)) => None,
         }
     }
 
@@ -87,23 +102,26 @@ mod tests {
     #[test]
     fn one_holder_at_a_time_and_free_once_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let a = PeriodLock::try_acquire(dir.path(), "r", "2026-11-26")
+        let a = PeriodLock::try_acquire(dir.path(), "r", "2026-11-26", "run-a")
             .unwrap()
             .unwrap();
-        assert!(PeriodLock::is_held(dir.path(), "r", "2026-11-26"));
-        let busy = PeriodLock::try_acquire(dir.path(), "r", "2026-11-26")
+        assert_eq!(
+            PeriodLock::holder(dir.path(), "r", "2026-11-26").as_deref(),
+            Some("run-a")
+        );
+        let busy = PeriodLock::try_acquire(dir.path(), "r", "2026-11-26", "run-b")
             .unwrap()
             .unwrap_err();
         assert_eq!(busy.holder, std::process::id().to_string());
         assert!(
-            PeriodLock::try_acquire(dir.path(), "r", "2026-11-27")
+            PeriodLock::try_acquire(dir.path(), "r", "2026-11-27", "run-c")
                 .unwrap()
                 .is_ok()
         );
         drop(a);
-        assert!(!PeriodLock::is_held(dir.path(), "r", "2026-11-26"));
+        assert_eq!(PeriodLock::holder(dir.path(), "r", "2026-11-26"), None);
         assert!(
-            PeriodLock::try_acquire(dir.path(), "r", "2026-11-26")
+            PeriodLock::try_acquire(dir.path(), "r", "2026-11-26", "run-d")
                 .unwrap()
                 .is_ok()
         );

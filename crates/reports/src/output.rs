@@ -126,8 +126,13 @@ pub fn period_dir(out: &Path, report: &str, period: &Period) -> PathBuf {
     out.join(report).join(period.key())
 }
 
-/// Write `doc` in `format` into `dir`; returns the files written.
-pub fn write(doc: &Document, format: OutputFormat, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// The files of `doc` in `format` under `dir`, rendered but not written,
+/// so that a run writes nothing unless every output renders.
+pub fn render(
+    doc: &Document,
+    format: OutputFormat,
+    dir: &Path,
+) -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let stem = doc.stem();
     let mut written = Vec::new();
     if format.per_section() {
@@ -152,8 +157,7 @@ pub fn write(doc: &Document, format: OutputFormat, dir: &Path) -> anyhow::Result
                 }
                 _ => parquet_bytes(s)?,
             };
-            write_atomic(&path, &bytes)?;
-            written.push(path);
+            written.push((path, bytes));
         }
     } else {
         let path = dir.join(format!("{stem}.{}", format.extension()));
@@ -162,10 +166,27 @@ pub fn write(doc: &Document, format: OutputFormat, dir: &Path) -> anyhow::Result
             OutputFormat::Markdown => markdown(doc)?.into_bytes(),
             _ => crate::html::page(doc)?.into_bytes(),
         };
-        write_atomic(&path, &bytes)?;
-        written.push(path);
+        written.push((path, bytes));
     }
     Ok(written)
+}
+
+/// Write rendered files atomically, then remove the other files of `dir`
+/// (outputs of an earlier run that this one no longer makes, e.g. for a
+/// campaign that left the period), so the folder is this run's outputs.
+pub fn replace_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    for (path, bytes) in files {
+        write_atomic(path, bytes)?;
+    }
+    let keep: std::collections::BTreeSet<&PathBuf> = files.iter().map(|(p, _)| p).collect();
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let p = e.path();
+        if p.is_file() && !keep.contains(&p) {
+            std::fs::remove_file(&p)?;
+        }
+    }
+    Ok(files.iter().map(|(p, _)| p.clone()).collect())
 }
 
 fn parquet_bytes(s: &SectionData) -> anyhow::Result<Vec<u8>> {
@@ -235,20 +256,27 @@ fn json_bytes(doc: &Document) -> anyhow::Result<Vec<u8>> {
 
 fn markdown(doc: &Document) -> anyhow::Result<String> {
     let mut md = String::new();
-    writeln!(md, "# {}", doc.report.title)?;
+    let text = sendlens_render::markdown_text;
+    writeln!(md, "# {}", text(&doc.report.title))?;
     writeln!(md)?;
-    writeln!(md, "{}", subtitle(doc))?;
+    writeln!(md, "{}", text(&subtitle(doc)))?;
     if !doc.report.description.is_empty() {
-        writeln!(md, "\n{}", doc.report.description)?;
+        writeln!(md, "\n{}", text(&doc.report.description))?;
     }
     for s in &doc.sections {
-        writeln!(md, "\n## {}\n", s.section.title)?;
+        writeln!(md, "\n## {}\n", text(&s.section.title))?;
         let cells = sendlens_render::cells(&s.schema, &s.batches, usize::MAX)?;
         if s.section.show == Show::Tiles {
             writeln!(md, "| metric | value |\n| --- | ---: |")?;
             if let Some(row) = cells.first() {
                 for (f, v) in s.schema.fields().iter().zip(row) {
-                    writeln!(md, "| {} | {v} |", crate::definition::humanize(f.name()))?;
+                    let name = crate::definition::humanize(f.name());
+                    writeln!(
+                        md,
+                        "| {} | {} |",
+                        sendlens_render::markdown_cell(&name),
+                        sendlens_render::markdown_cell(v)
+                    )?;
                 }
             }
         } else if cells.is_empty() {

@@ -146,6 +146,13 @@ impl Every {
     /// relative to `today`. A day or week or month is taken as the period of
     /// this kind that contains (or starts) it.
     pub fn parse_for(self, text: &str, today: NaiveDate) -> Result<Period, String> {
+        let p = self.parse_for_unchecked(text, today)?;
+        check_day(p.start)?;
+        check_day(p.end)?;
+        Ok(p)
+    }
+
+    fn parse_for_unchecked(self, text: &str, today: NaiveDate) -> Result<Period, String> {
         let t = text.trim();
         let day = match t {
             "yesterday" => today - Duration::days(1),
@@ -158,17 +165,19 @@ impl Every {
             }
             _ => {
                 if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-                    d
+                    check_day(d)?
                 } else if let Some((y, w)) = t.split_once("-W") {
                     let (y, w) = (y.parse::<i32>(), w.parse::<u32>());
                     let start = match (y, w) {
-                        (Ok(y), Ok(w)) => NaiveDate::from_isoywd_opt(y, w, chrono::Weekday::Mon),
+                        (Ok(y), Ok(w)) if (1900..=2999).contains(&y) => {
+                            NaiveDate::from_isoywd_opt(y, w, chrono::Weekday::Mon)
+                        }
                         _ => None,
                     }
                     .ok_or_else(|| format!("'{t}' is not an ISO week like 2026-W47"))?;
                     return Ok(self.fit(Every::Week.containing(start)));
                 } else if let Ok(d) = NaiveDate::parse_from_str(&format!("{t}-01"), "%Y-%m-%d") {
-                    return Ok(self.fit(Every::Month.containing(d)));
+                    return Ok(self.fit(Every::Month.containing(check_day(d)?)));
                 } else {
                     return Err(format!(
                         "'{t}' is not a period: give a day (2026-11-26), an ISO week (2026-W47), a month (2026-11), yesterday, last-week or last-month"
@@ -179,13 +188,15 @@ impl Every {
         Ok(self.containing(day))
     }
 
-    /// A calendar unit named on the command line, as this kind sees it: a
-    /// report of the same unit takes it as it is; rolling kinds take the
-    /// window ending on its last day; a daily report takes the whole unit.
+    /// A calendar unit named on the command line, as this kind sees it:
+    /// weekly and monthly reports take their period that contains the
+    /// unit's first day, rolling kinds the window ending on its last day, a
+    /// daily report the whole unit as one range.
     fn fit(self, unit: Period) -> Period {
         match self {
             Every::MonthToDate | Every::TrailingDays(_) => self.containing(unit.end),
-            _ => unit,
+            Every::Week | Every::Month => self.containing(unit.start),
+            Every::Day => unit,
         }
     }
 }
@@ -243,6 +254,16 @@ impl Period {
             self.start.format("%-d %b %Y"),
             self.end.format("%-d %b %Y")
         )
+    }
+}
+
+/// Days sendlens accepts from users: years 1900 to 2999, so that period
+/// arithmetic never leaves the calendar.
+pub fn check_day(d: NaiveDate) -> Result<NaiveDate, String> {
+    if (1900..=2999).contains(&d.year()) {
+        Ok(d)
+    } else {
+        Err(format!("{d} is out of range: days from 1900 to 2999 only"))
     }
 }
 
@@ -406,6 +427,23 @@ mod tests {
             p("2026-11-20", "2026-11-26")
         );
         assert!(Every::Day.parse_for("2026-13", today).is_err());
+        assert!(Every::Month.parse_for("262142-12", today).is_err());
+        assert!(
+            Every::Month
+                .parse_for("9999-12", today)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(Every::Week.parse_for("262142-W01", today).is_err());
+        // A unit of another size: weekly and monthly reports take theirs.
+        assert_eq!(
+            Every::Month.parse_for("2026-W47", today).unwrap(),
+            p("2026-11-01", "2026-11-30")
+        );
+        assert_eq!(
+            Every::Week.parse_for("2026-11", today).unwrap(),
+            p("2026-10-26", "2026-11-01")
+        );
         assert!(Every::Day.parse_for("soon", today).is_err());
         assert_eq!(p("2026-11-01", "2026-11-30").label(), "November 2026");
         assert_eq!(p("2026-11-23", "2026-11-29").label(), "23 – 29 Nov 2026");

@@ -76,8 +76,14 @@ struct Finished {
 impl Runner {
     /// A runner over the workspace's current table.
     pub async fn open(ws: &Workspace) -> anyhow::Result<Runner> {
-        let ctx = sendlens_metrics::open_session(ws).await?;
-        let table_version = ws.open_table().await.ok().and_then(|t| t.version());
+        // One opened table for the session and for the version outputs cite.
+        let table = ws.open_table().await?;
+        let config = datafusion::prelude::SessionConfig::new().with_information_schema(true);
+        let ctx = SessionContext::new_with_config(config);
+        sendlens_metrics::register_table(&ctx, &table).await?;
+        sendlens_metrics::facts::register_current(&ctx, ws, &table).await?;
+        sendlens_metrics::register_with_events_table(&ctx, &ws.config().time.zone).await?;
+        let table_version = table.version();
         Ok(Runner {
             ws: ws.clone(),
             ctx,
@@ -109,7 +115,13 @@ impl Runner {
     pub async fn run(&self, job: &Job<'_>) -> anyhow::Result<Outcome> {
         let report = job.report;
         let key = job.period.key();
-        let lock = match PeriodLock::try_acquire(self.ledger.dir(), &report.name, &key)? {
+        let started = Utc::now();
+        let run = format!(
+            "{}@{key}#{}",
+            report.name,
+            started.format("%Y%m%dT%H%M%S%.6fZ")
+        );
+        let lock = match PeriodLock::try_acquire(self.ledger.dir(), &report.name, &key, &run)? {
             Ok(l) => l,
             Err(busy) => {
                 return Ok(Outcome::Busy {
@@ -117,13 +129,10 @@ impl Runner {
                 });
             }
         };
-        let started = Utc::now();
+        // Runs of this period still marked running died: say so.
+        self.ledger.settle_orphans(&report.name, &key)?;
         let mut entry = Entry {
-            run: format!(
-                "{}@{key}#{}",
-                report.name,
-                started.format("%Y%m%dT%H%M%S%.6fZ")
-            ),
+            run,
             report: report.name.clone(),
             period: key,
             start: job.period.start,
@@ -310,6 +319,7 @@ impl Runner {
             .await
             .with_context(|| format!("the `each` query of parameter {}", each.name))?;
         let mut out = Vec::new();
+        let mut seen = std::collections::BTreeSet::<String>::new();
         for b in &batches {
             if b.num_columns() == 0 {
                 continue;
@@ -317,7 +327,7 @@ impl Runner {
             let col = cast(b.column(0), &DataType::Utf8)?;
             let col = col.as_string::<i32>();
             for i in 0..col.len() {
-                if col.is_null(i) {
+                if col.is_null(i) || !seen.insert(col.value(i).to_string()) {
                     continue;
                 }
                 let v = each
@@ -414,13 +424,13 @@ impl Runner {
             });
         }
         let dir = output::period_dir(&self.out_root(job), &report.name, &job.period);
-        output::remove_leftovers(&dir);
-        let mut outputs = Vec::new();
+        let mut files = Vec::new();
         for doc in &docs {
             for f in self.formats(job) {
-                outputs.extend(output::write(doc, f, &dir)?);
+                files.extend(output::render(doc, f, &dir)?);
             }
         }
+        let outputs = output::replace_dir(&dir, &files)?;
         let hash = output::content_hash(&outputs)?;
         Ok(Finished {
             state: State::Succeeded,

@@ -56,6 +56,12 @@ impl Cursors {
         }
     }
 
+    /// Move the cursor of `report` to `now`, never backwards.
+    pub fn advance(&mut self, report: &str, now: DateTime<Utc>) {
+        let c = self.reports.entry(report.to_string()).or_insert(now);
+        *c = (*c).max(now);
+    }
+
     /// Write them atomically.
     pub fn save(&self, ledger: &Ledger) -> anyhow::Result<()> {
         crate::output::write_atomic(&cursor_path(ledger), &serde_json::to_vec_pretty(self)?)?;
@@ -78,15 +84,18 @@ pub fn due(reports: &[Report], cursors: &Cursors, runs: &[Entry], now: DateTime<
     for r in reports {
         let Some(cron) = &r.schedule else { continue };
         let tz = r.tz();
-        let fires = match (cursors.reports.get(&r.name), r.start) {
-            (Some(cursor), _) => cron.fires_between(*cursor, now, tz),
-            (None, Some(start)) => {
-                let from = tz
-                    .from_local_datetime(&start.and_time(NaiveTime::MIN))
-                    .earliest()
-                    .map_or(now, |t| t.with_timezone(&Utc));
-                cron.fires_between(from - chrono::Duration::seconds(1), now, tz)
-            }
+        // From the cursor, but never before the start date; with neither,
+        // the latest firing.
+        let start = r.start.map(|d| {
+            tz.from_local_datetime(&d.and_time(NaiveTime::MIN))
+                .earliest()
+                .map_or(now, |t| t.with_timezone(&Utc))
+                - chrono::Duration::seconds(1)
+        });
+        let fires = match (cursors.reports.get(&r.name).copied(), start) {
+            (Some(cursor), Some(start)) => cron.fires_between(cursor.max(start), now, tz),
+            (Some(cursor), None) => cron.fires_between(cursor, now, tz),
+            (None, Some(start)) => cron.fires_between(start, now, tz),
             (None, None) => cron.last_at_or_before(now, tz).into_iter().collect(),
         };
         let latest = fires.len().saturating_sub(1);

@@ -48,7 +48,8 @@ pub fn chart(
         .iter()
         .flat_map(|s| s.values.iter().flatten())
         .fold(0.0_f64, |a, &b| if b.is_finite() { a.max(b) } else { a });
-    let (step, y_max) = ticks(if max > 0.0 { max } else { 1.0 });
+    // Beyond 1e300 the axis arithmetic would overflow; no count gets there.
+    let (step, y_max) = ticks(if max > 0.0 { max.min(1e300) } else { 1.0 });
     let y = |v: f64| top + plot_h - (v / y_max) * plot_h;
     let n = labels.len().max(1);
     let band = plot_w / n as f64;
@@ -257,6 +258,18 @@ mod tests {
         assert_eq!(ticks(100.0), (50.0, 100.0));
         assert_eq!(ticks(0.37), (0.1, 0.4));
         assert_eq!(ticks(1.0), (0.5, 1.0));
+        // An absurd value still draws (and ends).
+        let huge = chart(
+            Kind::Bars,
+            "t",
+            &["a".into()],
+            &[Series {
+                name: "n".into(),
+                values: vec![Some(f64::MAX)],
+            }],
+            false,
+        );
+        assert!(huge.ends_with("</svg>"));
     }
 
     #[test]
