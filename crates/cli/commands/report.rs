@@ -297,8 +297,10 @@ fn list(ws: &Workspace) -> anyhow::Result<()> {
         "schedule".into(),
         "covers".into(),
         "formats".into(),
+        "next run".into(),
         "last run".into(),
     ]];
+    let now = Utc::now();
     for r in &reports {
         let last =
             runs.iter()
@@ -326,11 +328,21 @@ fn list(ws: &Workspace) -> anyhow::Result<()> {
             covers.push_str(&format!(", per {}", each.name));
         }
         let formats: Vec<&str> = r.formats.iter().map(|f| f.name()).collect();
+        let next = r
+            .schedule
+            .as_ref()
+            .and_then(|c| c.next_after(now, r.tz()))
+            .map_or("-".to_string(), |t| {
+                t.with_timezone(&r.tz())
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string()
+            });
         rows.push(vec![
             r.name.clone(),
             schedule,
             covers,
             formats.join(","),
+            next,
             last,
         ]);
     }
