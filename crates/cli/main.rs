@@ -13,6 +13,25 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` of mimalloc v2 (mimalloc.h): milliseconds before
+/// freed memory goes back to the kernel; -1 keeps it.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// For ingest: keep freed memory in the process. Returned pages come back
+/// as fresh ones that the kernel zeroes on the next touch (transparent huge
+/// pages, 2 MB at a time); on 1 M events this took 1 to 4 s of system time,
+/// kept it is 0.7 to 1.4 s, for about 50 MB more peak memory.
+fn keep_freed_memory() {
+    // SAFETY: mimalloc's option calls take plain integers and may be made at
+    // any time; the default check makes sure the option is the purge delay
+    // (10 ms) and that the user has not set MIMALLOC_PURGE_DELAY.
+    unsafe {
+        if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == 10 {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+        }
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "sendlens",
@@ -77,7 +96,10 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Init(a) => commands::init::run(&workspace, a),
         Command::Shell(a) => return shell(&workspace, a),
-        Command::Ingest(a) => commands::ingest::run(&workspace, a),
+        Command::Ingest(a) => {
+            keep_freed_memory();
+            commands::ingest::run(&workspace, a)
+        }
         Command::Sql(a) => return shell(&workspace, a.into()),
         Command::Metrics(a) => commands::metrics::run(&workspace, a),
         Command::Campaigns(a) => commands::campaigns::run(&workspace, a),
