@@ -25,6 +25,13 @@
 //! show = "bars"                      # tiles, table, bars or lines
 //! x = "day"
 //! y = ["endpoint_deliveries"]
+//!
+//! [[sections]]
+//! name = "engagement"                # another view of the same result
+//! statement = "deliveries"
+//! show = "lines"
+//! x = "day"
+//! y = ["unique_opens", "links_clicked"]
 //! ```
 
 use std::collections::BTreeMap;
@@ -107,8 +114,10 @@ pub struct Statement {
 /// How a statement's result is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
-    /// The statement's name.
+    /// Its name (the statement's, unless it shows another view of one).
     pub name: String,
+    /// The statement whose result it shows.
+    pub statement: String,
     /// Heading.
     pub title: String,
     /// The shape.
@@ -201,6 +210,7 @@ struct ParamFile {
 #[serde(deny_unknown_fields)]
 struct SectionFile {
     name: String,
+    statement: Option<String>,
     title: Option<String>,
     show: Option<Show>,
     x: Option<String>,
@@ -338,15 +348,38 @@ pub fn load(root: &Path, path: &Path, default_tz: &str) -> Result<Report, String
         return Err("only one parameter may have `each`".into());
     }
 
-    let mut sections = Vec::new();
-    for st in &statements {
-        let given = file.sections.iter().find(|s| s.name == st.name);
+    // Each statement's own section, then the sections that show its result
+    // another way (`statement = "..."`), so one query can feed a table and
+    // a chart.
+    for s in &file.sections {
+        let target = s.statement.as_deref().unwrap_or(&s.name);
+        if !statements.iter().any(|st| st.name == target) {
+            let names: Vec<&str> = statements.iter().map(|s| s.name.as_str()).collect();
+            return Err(format!(
+                "section {} has no statement {target} (the SQL has {}); name statements with a `-- name: NAME` line",
+                s.name,
+                names.join(", ")
+            ));
+        }
+        if statements.iter().any(|st| st.name == s.name) && target != s.name {
+            return Err(format!(
+                "section {} is also a statement's name; give the section another name",
+                s.name
+            ));
+        }
+        if file.sections.iter().filter(|o| o.name == s.name).count() > 1 {
+            return Err(format!("two sections are named {}", s.name));
+        }
+    }
+    let section = |name: &str, statement: &str| -> Result<Section, String> {
+        let given = file.sections.iter().find(|s| s.name == name);
         let show = given.and_then(|s| s.show).unwrap_or(Show::Table);
         let section = Section {
-            name: st.name.clone(),
+            name: name.to_string(),
+            statement: statement.to_string(),
             title: given
                 .and_then(|s| s.title.clone())
-                .unwrap_or_else(|| humanize(&st.name)),
+                .unwrap_or_else(|| humanize(name)),
             show,
             x: given.and_then(|s| s.x.clone()),
             y: given.map(|s| s.y.clone()).unwrap_or_default(),
@@ -354,23 +387,21 @@ pub fn load(root: &Path, path: &Path, default_tz: &str) -> Result<Report, String
         if matches!(show, Show::Bars | Show::Lines) && (section.x.is_none() || section.y.is_empty())
         {
             return Err(format!(
-                "section {}: a chart needs x = \"COLUMN\" and y = [\"COLUMN\", ...]",
-                st.name
+                "section {name}: a chart needs x = \"COLUMN\" and y = [\"COLUMN\", ...]"
             ));
         }
-        sections.push(section);
-    }
-    if let Some(s) = file
-        .sections
-        .iter()
-        .find(|s| !statements.iter().any(|st| st.name == s.name))
-    {
-        let names: Vec<&str> = statements.iter().map(|s| s.name.as_str()).collect();
-        return Err(format!(
-            "section {} has no statement of that name (the SQL has {}); name statements with a `-- name: NAME` line",
-            s.name,
-            names.join(", ")
-        ));
+        Ok(section)
+    };
+    let mut sections = Vec::new();
+    for st in &statements {
+        sections.push(section(&st.name, &st.name)?);
+        for extra in file
+            .sections
+            .iter()
+            .filter(|s| s.statement.as_deref() == Some(st.name.as_str()) && s.name != st.name)
+        {
+            sections.push(section(&extra.name, &st.name)?);
+        }
     }
 
     Ok(Report {
@@ -527,6 +558,12 @@ name = "chart"
 show = "bars"
 x = "day"
 y = ["n"]
+[[sections]]
+name = "chart_as_lines"
+statement = "chart"
+show = "lines"
+x = "day"
+y = ["n"]
 "#,
         );
         let r = load(dir.path(), &ok, "UTC").unwrap();
@@ -534,6 +571,14 @@ y = ["n"]
         assert_eq!(r.every, Every::TrailingDays(7));
         assert_eq!(r.sections[0].show, Show::Table);
         assert_eq!(r.sections[1].show, Show::Bars);
+        assert_eq!(r.sections.len(), 3, "a second view of the chart statement");
+        assert_eq!(
+            (
+                r.sections[2].name.as_str(),
+                r.sections[2].statement.as_str()
+            ),
+            ("chart_as_lines", "chart")
+        );
         assert_eq!(r.params[0].default, Some(Value::String("C1".into())));
 
         let cases = [
@@ -560,6 +605,10 @@ y = ["n"]
             (
                 "query = \"SELECT 1\"\n[period]\nevery = \"day\"\n[[sections]]\nname = \"other\"",
                 "no statement",
+            ),
+            (
+                "query = \"SELECT 1\"\n[period]\nevery = \"day\"\n[[sections]]\nname = \"x\"\nstatement = \"nope\"",
+                "no statement nope",
             ),
             (
                 "query = \"SELECT 1\"\n[period]\nevery = \"day\"\n[params.start]\ntype = \"date\"",

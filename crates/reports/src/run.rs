@@ -387,16 +387,18 @@ impl Runner {
         let mut docs = Vec::new();
         for (each, b) in instances {
             let mut sections = Vec::new();
-            for (st, section) in report.statements.iter().zip(&report.sections) {
+            for st in &report.statements {
                 let (schema, batches) = self
                     .query(&st.sql, &b)
                     .await
                     .with_context(|| format!("statement {}", st.name))?;
-                sections.push(SectionData {
-                    section: section.clone(),
-                    schema,
-                    batches,
-                });
+                for section in report.sections.iter().filter(|s| s.statement == st.name) {
+                    sections.push(SectionData {
+                        section: section.clone(),
+                        schema: schema.clone(),
+                        batches: batches.clone(),
+                    });
+                }
             }
             let mut params = shown.clone();
             if let Some((k, v)) = &each {
