@@ -182,11 +182,12 @@ fn find(ws: &Workspace, name: &str) -> anyhow::Result<Report> {
     if let Some(bad) = invalid.iter().find(|i| i.name == name) {
         bail!("report {name} cannot be read: {}", bad.error);
     }
+    let names: Vec<String> = reports.iter().map(|r| r.name.clone()).collect();
     reports.into_iter().find(|r| r.name == name).ok_or_else(|| {
-        let (all, _) = sendlens_reports::reports(ws);
-        let names: Vec<String> = all.into_iter().map(|r| r.name).collect();
         if names.is_empty() {
-            anyhow!("no report {name}: the workspace has no reports; `sendlens report install` copies the shipped ones")
+            anyhow!(
+                "no report {name}: the workspace has no reports; `sendlens report install` copies the shipped ones"
+            )
         } else {
             anyhow!("no report {name}; the workspace has: {}", names.join(", "))
         }
@@ -358,18 +359,19 @@ fn list(ws: &Workspace) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first row names the columns; printed as the shell prints results.
 fn print_columns(rows: &[Vec<String>]) {
-    let widths: Vec<usize> = (0..rows[0].len())
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in rows {
-        let line: Vec<String> = r
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let schema = Schema::new(
+        rows[0]
             .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
+            .map(|h| Field::new(h, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    );
+    print!(
+        "{}",
+        sendlens_render::table(&schema, &rows[1..], usize::MAX)
+    );
 }
 
 fn retry(ws: &Workspace, a: RetryArgs) -> anyhow::Result<()> {

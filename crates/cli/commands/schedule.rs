@@ -56,6 +56,10 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
 }
 
 fn summary(t: &Tick) {
+    if let Some(pid) = &t.other_pass {
+        println!("another scheduler pass is already running (process {pid}); nothing done");
+        return;
+    }
     for (r, p) in &t.busy {
         println!("{r} {p}: already running in another process; left to it");
     }

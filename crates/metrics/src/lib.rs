@@ -36,9 +36,22 @@ pub const EVENTS_TABLE: &str = "events";
 /// A session configured for sendlens (information_schema on, so that
 /// `SHOW FUNCTIONS` and `SHOW TABLES` work) with everything registered.
 pub async fn open_session(ws: &Workspace) -> Result<SessionContext> {
+    let table = ws
+        .open_table()
+        .await
+        .map_err(|e| DataFusionError::External(Box::new(e)))?;
+    open_session_on(ws, &table).await
+}
+
+/// [`open_session`] over a table the caller has opened (and may read the
+/// version of: the session sees exactly that version).
+pub async fn open_session_on(
+    ws: &Workspace,
+    table: &deltalake::DeltaTable,
+) -> Result<SessionContext> {
     let config = SessionConfig::new().with_information_schema(true);
     let ctx = SessionContext::new_with_config(config);
-    register(&ctx, ws).await?;
+    register_on(&ctx, ws, table).await?;
     Ok(ctx)
 }
 
@@ -51,8 +64,17 @@ pub async fn register(ctx: &SessionContext, ws: &Workspace) -> Result<()> {
         .open_table()
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    register_table(ctx, &table).await?;
-    facts::register_current(ctx, ws, &table).await?;
+    register_on(ctx, ws, &table).await
+}
+
+/// [`register`] over an opened table of the workspace.
+pub async fn register_on(
+    ctx: &SessionContext,
+    ws: &Workspace,
+    table: &deltalake::DeltaTable,
+) -> Result<()> {
+    register_table(ctx, table).await?;
+    facts::register_current(ctx, ws, table).await?;
     let tz = ws.config().time.zone.clone();
     register_with_events_table(ctx, &tz).await
 }

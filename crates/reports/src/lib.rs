@@ -48,6 +48,8 @@ pub struct Tick {
     pub invalid: Vec<Invalid>,
     /// Whether a shutdown stopped the pass.
     pub cancelled: bool,
+    /// Another pass held the scheduler lock (its process id); this one did nothing.
+    pub other_pass: Option<String>,
 }
 
 /// One scheduler pass at `now`: run every due report period (see
@@ -72,10 +74,7 @@ pub async fn tick(
         Ok(l) => l,
         Err(busy) => {
             return Ok(Tick {
-                busy: vec![(
-                    "scheduler".into(),
-                    format!("pass (process {})", busy.holder),
-                )],
+                other_pass: Some(busy.holder),
                 ..Tick::default()
             });
         }

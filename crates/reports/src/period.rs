@@ -296,81 +296,69 @@ mod tests {
 
     #[test]
     fn runs_cover_the_period_before_them() {
-        assert_eq!(
-            Every::Day.covered_by_run_on(d("2026-03-01")),
-            p("2026-02-28", "2026-02-28")
-        );
-        assert_eq!(
-            Every::Day.covered_by_run_on(d("2024-03-01")),
-            p("2024-02-29", "2024-02-29")
-        );
-        // A Monday run covers the week before; a Wednesday run too.
-        assert_eq!(
-            Every::Week.covered_by_run_on(d("2026-11-30")),
-            p("2026-11-23", "2026-11-29")
-        );
-        assert_eq!(
-            Every::Week.covered_by_run_on(d("2026-11-25")),
-            p("2026-11-16", "2026-11-22")
-        );
-        // Across a year end: ISO week 53 of 2026.
-        let w = Every::Week.covered_by_run_on(d("2027-01-04"));
-        assert_eq!(w, p("2026-12-28", "2027-01-03"));
-        assert_eq!(w.key(), "2026-W53");
-        // Month ends: 28, 29, 30 and 31 days.
-        assert_eq!(
-            Every::Month.covered_by_run_on(d("2026-03-01")),
-            p("2026-02-01", "2026-02-28")
-        );
-        assert_eq!(
-            Every::Month.covered_by_run_on(d("2024-03-15")),
-            p("2024-02-01", "2024-02-29")
-        );
-        assert_eq!(
-            Every::Month.covered_by_run_on(d("2026-05-01")),
-            p("2026-04-01", "2026-04-30")
-        );
-        assert_eq!(
-            Every::Month.covered_by_run_on(d("2027-01-01")),
-            p("2026-12-01", "2026-12-31")
-        );
-        // Month to date on the 1st is the whole previous month.
-        assert_eq!(
-            Every::MonthToDate.covered_by_run_on(d("2026-12-01")),
-            p("2026-11-01", "2026-11-30")
-        );
-        assert_eq!(
-            Every::MonthToDate.covered_by_run_on(d("2026-11-27")),
-            p("2026-11-01", "2026-11-26")
-        );
-        assert_eq!(
-            Every::TrailingDays(7).covered_by_run_on(d("2026-03-02")),
-            p("2026-02-23", "2026-03-01")
-        );
+        use Every::*;
+        // (kind, day of the run, first and last day it covers)
+        let cases = [
+            (Day, "2026-03-01", "2026-02-28", "2026-02-28"),
+            (Day, "2024-03-01", "2024-02-29", "2024-02-29"),
+            // A Monday run covers the week before; a Wednesday run too.
+            (Week, "2026-11-30", "2026-11-23", "2026-11-29"),
+            (Week, "2026-11-25", "2026-11-16", "2026-11-22"),
+            // Across a year end: ISO week 53 of 2026.
+            (Week, "2027-01-04", "2026-12-28", "2027-01-03"),
+            // Month ends: 28, 29, 30 and 31 days.
+            (Month, "2026-03-01", "2026-02-01", "2026-02-28"),
+            (Month, "2024-03-15", "2024-02-01", "2024-02-29"),
+            (Month, "2026-05-01", "2026-04-01", "2026-04-30"),
+            (Month, "2027-01-01", "2026-12-01", "2026-12-31"),
+            // Month to date on the 1st is the whole previous month.
+            (MonthToDate, "2026-12-01", "2026-11-01", "2026-11-30"),
+            (MonthToDate, "2026-11-27", "2026-11-01", "2026-11-26"),
+            (TrailingDays(7), "2026-03-02", "2026-02-23", "2026-03-01"),
+        ];
+        for (every, run, start, end) in cases {
+            assert_eq!(
+                every.covered_by_run_on(d(run)),
+                p(start, end),
+                "{every:?} run on {run}"
+            );
+        }
+        assert_eq!(Week.covered_by_run_on(d("2027-01-04")).key(), "2026-W53");
     }
 
     #[test]
     fn previous_periods_for_lookback() {
-        assert_eq!(
-            Every::Day.previous(p("2026-03-01", "2026-03-01")),
-            p("2026-02-28", "2026-02-28")
-        );
-        assert_eq!(
-            Every::Week.previous(p("2026-11-23", "2026-11-29")),
-            p("2026-11-16", "2026-11-22")
-        );
-        assert_eq!(
-            Every::Month.previous(p("2026-03-01", "2026-03-31")),
-            p("2026-02-01", "2026-02-28")
-        );
-        assert_eq!(
-            Every::MonthToDate.previous(p("2026-11-01", "2026-11-26")),
-            p("2026-11-01", "2026-11-25")
-        );
-        assert_eq!(
-            Every::TrailingDays(3).previous(p("2026-11-24", "2026-11-26")),
-            p("2026-11-23", "2026-11-25")
-        );
+        use Every::*;
+        let cases = [
+            (
+                Day,
+                ("2026-03-01", "2026-03-01"),
+                ("2026-02-28", "2026-02-28"),
+            ),
+            (
+                Week,
+                ("2026-11-23", "2026-11-29"),
+                ("2026-11-16", "2026-11-22"),
+            ),
+            (
+                Month,
+                ("2026-03-01", "2026-03-31"),
+                ("2026-02-01", "2026-02-28"),
+            ),
+            (
+                MonthToDate,
+                ("2026-11-01", "2026-11-26"),
+                ("2026-11-01", "2026-11-25"),
+            ),
+            (
+                TrailingDays(3),
+                ("2026-11-24", "2026-11-26"),
+                ("2026-11-23", "2026-11-25"),
+            ),
+        ];
+        for (every, (a, b), (c, e)) in cases {
+            assert_eq!(every.previous(p(a, b)), p(c, e), "{every:?}");
+        }
     }
 
     #[test]

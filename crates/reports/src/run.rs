@@ -78,11 +78,7 @@ impl Runner {
     pub async fn open(ws: &Workspace) -> anyhow::Result<Runner> {
         // One opened table for the session and for the version outputs cite.
         let table = ws.open_table().await?;
-        let config = datafusion::prelude::SessionConfig::new().with_information_schema(true);
-        let ctx = SessionContext::new_with_config(config);
-        sendlens_metrics::register_table(&ctx, &table).await?;
-        sendlens_metrics::facts::register_current(&ctx, ws, &table).await?;
-        sendlens_metrics::register_with_events_table(&ctx, &ws.config().time.zone).await?;
+        let ctx = sendlens_metrics::open_session_on(ws, &table).await?;
         let table_version = table.version();
         Ok(Runner {
             ws: ws.clone(),
