@@ -175,6 +175,24 @@ impl PyWorkspace {
             .collect()
     }
 
+    /// `(table_function, kpi_name)` of every Pinpoint KPI the `*_kpi` table
+    /// functions answer.
+    fn kpi_names(&self) -> Vec<(String, String)> {
+        use sendlens_metrics::table_fns::{Kind, TABLE_FUNCTIONS};
+        TABLE_FUNCTIONS
+            .iter()
+            .filter_map(|(function, _, _, kind)| match kind {
+                Kind::Kpi(scope) => Some((*function, *scope)),
+                _ => None,
+            })
+            .flat_map(|(function, scope)| {
+                sendlens_metrics::kpi::names(scope)
+                    .into_iter()
+                    .map(move |name| (function.to_string(), name))
+            })
+            .collect()
+    }
+
     /// Call the table function `name` with literal arguments (`str`, `int`,
     /// `float`, `bool`, `None`; dates as `'YYYY-MM-DD'` strings) and return
     /// its table.
@@ -183,9 +201,11 @@ impl PyWorkspace {
         let exprs = args
             .iter()
             .enumerate()
-            .map(|(i, a)| literal(&a).map_err(|msg| {
-                PyValueError::new_err(format!("{name}: argument {}: {msg}", i + 1))
-            }))
+            .map(|(i, a)| {
+                literal(&a).map_err(|msg| {
+                    PyValueError::new_err(format!("{name}: argument {}: {msg}", i + 1))
+                })
+            })
             .collect::<PyResult<Vec<Expr>>>()?;
         let function = self.ctx.table_function(name).map_err(py_err)?;
         let state = self.ctx.state();

@@ -2,18 +2,18 @@
 //! executed in the workspace's own session.
 
 use std::borrow::Cow;
-use std::ptr::NonNull;
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties, displayable,
 };
@@ -147,9 +147,12 @@ impl TableProvider for InOwnSession {
                     .await?;
                 // The caller's optimizer sees a leaf: this side's rules
                 // (file-group repartitioning, ...) run here instead.
-                let plan = state.physical_optimizers().iter().try_fold(plan, |plan, rule| {
-                    rule.optimize(plan, state.config_options())
-                })?;
+                let plan = state
+                    .physical_optimizers()
+                    .iter()
+                    .try_fold(plan, |plan, rule| {
+                        rule.optimize(plan, state.config_options())
+                    })?;
                 Ok::<_, DataFusionError>(Sealed::new(plan, state.task_ctx()))
             })
             .await
@@ -180,7 +183,10 @@ impl DisplayAs for Sealed {
         write!(
             f,
             "SendlensExec: {}",
-            displayable(self.inner.as_ref()).one_line().to_string().trim_end()
+            displayable(self.inner.as_ref())
+                .one_line()
+                .to_string()
+                .trim_end()
         )
     }
 }
