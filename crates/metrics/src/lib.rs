@@ -49,10 +49,15 @@ pub async fn open_session_on(
     ws: &Workspace,
     table: &deltalake::DeltaTable,
 ) -> Result<SessionContext> {
-    let config = SessionConfig::new().with_information_schema(true);
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = session_context();
     register_on(&ctx, ws, table).await?;
     Ok(ctx)
+}
+
+/// An empty session configured as sendlens's (information_schema on), for
+/// registering into.
+pub fn session_context() -> SessionContext {
+    SessionContext::new_with_config(SessionConfig::new().with_information_schema(true))
 }
 
 /// Register everything in `ctx` for the workspace: the `events` table (its
@@ -73,10 +78,22 @@ pub async fn register_on(
     ws: &Workspace,
     table: &deltalake::DeltaTable,
 ) -> Result<()> {
+    let tz = ws.config().time.zone.clone();
+    register_on_in_zone(ctx, ws, table, &tz).await
+}
+
+/// [`register_on`] with days in `time_zone` instead of the workspace's (the
+/// views' day boundaries and the table functions' default zone).
+pub async fn register_on_in_zone(
+    ctx: &SessionContext,
+    ws: &Workspace,
+    table: &deltalake::DeltaTable,
+    time_zone: &str,
+) -> Result<()> {
+    udf::local_time::parse_tz(time_zone)?;
     register_table(ctx, table).await?;
     facts::register_current(ctx, ws, table).await?;
-    let tz = ws.config().time.zone.clone();
-    register_with_events_table(ctx, &tz).await
+    register_with_events_table(ctx, time_zone).await
 }
 
 /// Register the workspace's `events` table only.

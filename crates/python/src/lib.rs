@@ -66,11 +66,13 @@ struct PyWorkspace {
 
 #[pymethods]
 impl PyWorkspace {
-    /// Open the workspace at `path` (its latest committed table version).
+    /// Open the workspace at `path` (its latest committed table version),
+    /// with days in `time_zone` (default: the workspace's).
     #[new]
-    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, time_zone = None))]
+    fn new(py: Python<'_>, path: PathBuf, time_zone: Option<String>) -> PyResult<Self> {
         let ws = Workspace::open(&path).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let time_zone = ws.config().time.zone.clone();
+        let time_zone = time_zone.unwrap_or_else(|| ws.config().time.zone.clone());
         let (ctx, version) = py
             .detach(|| {
                 runtime().block_on(async {
@@ -78,7 +80,8 @@ impl PyWorkspace {
                         .open_table()
                         .await
                         .map_err(|e| DataFusionError::External(Box::new(e)))?;
-                    let ctx = sendlens_metrics::open_session_on(&ws, &table).await?;
+                    let ctx = sendlens_metrics::session_context();
+                    sendlens_metrics::register_on_in_zone(&ctx, &ws, &table, &time_zone).await?;
                     Ok::<_, DataFusionError>((ctx, table.version()))
                 })
             })

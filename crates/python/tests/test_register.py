@@ -64,3 +64,17 @@ def test_functions_work_on_python_data(workspace) -> None:
         "SELECT safe_rate(3, 4) AS r, safe_rate(1, 0) AS z, email_domain('Ann@Example.COM') AS d"
     ).to_pydict()
     assert got == {"r": [0.75], "z": [None], "d": ["example.com"]}
+
+
+def test_days_in_another_time_zone(workspace) -> None:
+    utc, tokyo = SessionContext(), SessionContext()
+    sendlens.register(utc, workspace)
+    ws = sendlens.register(tokyo, workspace, time_zone="Asia/Tokyo")
+    assert ws.time_zone == "Asia/Tokyo"
+    query = "SELECT sum(messages_sent) AS n, count(*) AS days FROM campaign_daily_metrics"
+    a, b = utc.sql(query).to_pydict(), tokyo.sql(query).to_pydict()
+    # The same messages, spread over other day boundaries.
+    assert a["n"] == b["n"] and a["n"][0] > 0
+    assert a != b
+    with pytest.raises(Exception, match="Mars/Olympus"):
+        sendlens.register(SessionContext(), workspace, time_zone="Mars/Olympus")

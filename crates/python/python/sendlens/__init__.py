@@ -85,10 +85,17 @@ def check_datafusion() -> str:
 check_datafusion()
 
 
-def register(ctx: Any, workspace: str | os.PathLike[str] | Workspace) -> Workspace:
+def register(
+    ctx: Any,
+    workspace: str | os.PathLike[str] | Workspace,
+    time_zone: str | None = None,
+) -> Workspace:
     """Register sendlens's functions, tables, views and table functions of
     ``workspace`` (a folder made by ``sendlens init``, or an opened
     :class:`Workspace`) in the datafusion ``SessionContext`` ``ctx``.
+
+    Days (the views' day boundaries, the table functions' default zone) are
+    in ``time_zone``, an IANA name, or the workspace's when it is None.
 
     A table or view name the context already has is left alone, so a
     notebook may bring its own ``message_facts``. Returns the opened
@@ -98,7 +105,13 @@ def register(ctx: Any, workspace: str | os.PathLike[str] | Workspace) -> Workspa
     check_datafusion()
     from datafusion import udaf, udf, udtf
 
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(os.fspath(workspace))
+    if isinstance(workspace, Workspace):
+        if time_zone is not None and time_zone != workspace.time_zone:
+            msg = "pass time_zone to Workspace(...) when giving an opened workspace"
+            raise ValueError(msg)
+        ws = workspace
+    else:
+        ws = Workspace(os.fspath(workspace), time_zone)
     for f in ws.scalar_functions():
         ctx.register_udf(udf(f))
     for f in ws.aggregate_functions():
