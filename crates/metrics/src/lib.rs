@@ -121,6 +121,28 @@ pub async fn register_table(ctx: &SessionContext, table: &deltalake::DeltaTable)
 /// Register the functions, views and table functions over an `events` table
 /// that is already registered (with the canonical schema), e.g. by an
 /// application that brings its own.
+///
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> datafusion::error::Result<()> {
+/// use std::sync::Arc;
+/// use datafusion::datasource::MemTable;
+/// use datafusion::prelude::SessionContext;
+///
+/// // The application's own events, with the canonical schema (none yet).
+/// let events = MemTable::try_new(sendlens_events::schema::event_schema(), vec![vec![]])?;
+/// let ctx = SessionContext::new();
+/// ctx.register_table("events", Arc::new(events))?;
+/// sendlens_metrics::register_with_events_table(&ctx, "Europe/Berlin").await?;
+///
+/// let page = ctx
+///     .sql("SELECT messages_sent, delivery_rate FROM campaign_dashboard('C1', '2026-11-01', '2026-11-30')")
+///     .await?
+///     .collect()
+///     .await?;
+/// assert_eq!(page[0].num_rows(), 1); // one row of zeros: no messages, no rate
+/// # Ok(()) }
+/// ```
 pub async fn register_with_events_table(ctx: &SessionContext, time_zone: &str) -> Result<()> {
     udf::local_time::parse_tz(time_zone)?;
     register_functions(ctx);
