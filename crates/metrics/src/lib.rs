@@ -164,10 +164,7 @@ pub fn register_functions(ctx: &SessionContext) {
 /// already registered is left alone, so an application (or the materialized
 /// facts) can provide its own `message_facts`.
 pub async fn register_views(ctx: &SessionContext, time_zone: &str) -> Result<()> {
-    for view in views::metric_views(time_zone)
-        .into_iter()
-        .chain(views::due_views())
-    {
+    for view in views::all(time_zone) {
         if ctx.table_exist(view.name)? {
             continue;
         }

@@ -71,10 +71,7 @@ pub fn entries() -> Vec<Entry> {
     for (name, usage, doc, _) in table_fns::TABLE_FUNCTIONS {
         push(name, "table", doc, format!("{usage}\n\n{doc}\n"));
     }
-    for v in views::metric_views("UTC")
-        .into_iter()
-        .chain(views::due_views())
-    {
+    for v in views::all("UTC") {
         push(
             v.name,
             "view",

@@ -189,6 +189,14 @@ fn per_recipient(event_type: &str, array_path: &str, inner: &[&str], outer: &str
     )
 }
 
+/// Every view in registration order (each reads only tables and views before
+/// it): the metric views, then the compatibility views.
+pub fn all(tz: &str) -> Vec<View> {
+    let mut views = metric_views(tz);
+    views.extend(due_views());
+    views
+}
+
 /// The compatibility views of AWS's "Digital User Engagement Events Database"
 /// solution: same names and columns, treatment column filled.
 pub fn due_views() -> Vec<View> {

@@ -48,10 +48,12 @@ fn runtime() -> &'static Runtime {
     })
 }
 
+/// A planning mistake (bad arguments, unknown names) is a ValueError; the
+/// message keeps every context the error gathered.
 fn py_err(e: DataFusionError) -> PyErr {
     match e.find_root() {
-        DataFusionError::Plan(msg) => PyValueError::new_err(msg.clone()),
-        other => PyRuntimeError::new_err(other.to_string()),
+        DataFusionError::Plan(_) => PyValueError::new_err(e.to_string()),
+        _ => PyRuntimeError::new_err(e.to_string()),
     }
 }
 
@@ -163,9 +165,8 @@ impl PyWorkspace {
     /// `(name, sql)` of every view, in an order where each reads only tables
     /// and views before it: the metric views, then the compatibility views.
     fn views(&self) -> Vec<(String, String)> {
-        sendlens_metrics::views::metric_views(&self.time_zone)
+        sendlens_metrics::views::all(&self.time_zone)
             .into_iter()
-            .chain(sendlens_metrics::views::due_views())
             .map(|v| (v.name.to_string(), v.sql))
             .collect()
     }
@@ -235,7 +236,10 @@ fn literal(value: &Bound<'_, PyAny>) -> Result<Expr, String> {
         ScalarValue::Null
     } else if let Ok(b) = value.cast::<pyo3::types::PyBool>() {
         ScalarValue::Boolean(Some(b.is_true()))
-    } else if let Ok(i) = value.extract::<i64>() {
+    } else if value.is_instance_of::<pyo3::types::PyInt>() {
+        let i = value
+            .extract::<i64>()
+            .map_err(|_| format!("{value} does not fit in a 64-bit integer"))?;
         ScalarValue::Int64(Some(i))
     } else if let Ok(f) = value.extract::<f64>() {
         ScalarValue::Float64(Some(f))

@@ -1,8 +1,11 @@
-"""Fixtures: a workspace of the bundled sample, and the Rust side's answers.
+"""Fixtures: workspaces of the bundled sample, and the Rust side's answers.
 
-The workspace is ``SENDLENS_TEST_WORKSPACE`` when set (CI passes the one the
+``workspace`` is ``SENDLENS_TEST_WORKSPACE`` when set (CI passes the one the
 demo made); otherwise one is made here with the ``sendlens`` binary
 (``SENDLENS_BIN``, default ``target/debug/sendlens``) from ``data/sample``.
+It has the materialized message facts. ``workspace_without_facts`` is
+ingested with ``--no-refresh``: there, ``message_facts`` and the tables after
+it are views, planned by whichever DataFusion runs the query.
 """
 
 from __future__ import annotations
@@ -47,14 +50,22 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rust_side(workspace: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Answers of queries by the ``sendlens`` binary (the Rust side), each
-    written to Parquet; one run of the binary for a whole batch."""
+def workspace_without_facts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ws = tmp_path_factory.mktemp("sample-views") / "workspace"
+    run("init", ws)
+    run("ingest", "--no-refresh", "--workspace", ws, REPO / "data" / "sample")
+    assert not (ws / ".sendlens" / "facts").exists() or not any((ws / ".sendlens" / "facts").iterdir())
+    return ws
+
+
+@pytest.fixture(scope="session")
+def rust_side(tmp_path_factory: pytest.TempPathFactory):
+    """Answers of queries by the ``sendlens`` binary (the Rust side) on a
+    workspace, each written to Parquet; one run of the binary per batch."""
     import pyarrow.parquet as pq
 
-    out = tmp_path_factory.mktemp("rust")
-
-    def answer(queries: dict[str, str]) -> dict[str, object]:
+    def answer(workspace: Path, queries: dict[str, str]) -> dict[str, object]:
+        out = tmp_path_factory.mktemp("rust")
         args: list[str] = []
         for key, sql in queries.items():
             path = out / f"{key}.parquet"

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import datafusion
 import pytest
+from conftest import run
 from datafusion import SessionContext
 
 import sendlens
+
+
+def test_import_refuses_a_datafusion_of_another_major_version(tmp_path) -> None:
+    stub = tmp_path / "datafusion"
+    stub.mkdir()
+    (stub / "__init__.py").write_text('__version__ = "54.0.0"\n')
+    done = subprocess.run(
+        [sys.executable, "-c", "import sendlens"],
+        env={"PYTHONPATH": str(tmp_path), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "ImportError: sendlens 0.1.0 is built for datafusion >=55,<56" in done.stderr
+    assert "datafusion 54.0.0 is installed" in done.stderr
+    assert "pip install 'datafusion>=55,<56'" in done.stderr
 
 
 def test_a_datafusion_of_another_major_version_is_refused(monkeypatch, workspace) -> None:
@@ -28,15 +51,28 @@ def test_not_a_workspace(tmp_path) -> None:
         sendlens.register(SessionContext(), tmp_path / "nowhere")
 
 
-def test_a_registration_reads_one_table_version(workspace) -> None:
-    ws = sendlens.Workspace(str(workspace))
+def test_a_registration_reads_one_table_version(workspace, tmp_path) -> None:
+    copy = tmp_path / "workspace"
+    shutil.copytree(workspace, copy)
+    ws = sendlens.Workspace(str(copy))
     assert ws.version is not None and ws.version >= 1
     assert ws.time_zone == "UTC"
     ctx = SessionContext()
     assert sendlens.register(ctx, ws) is ws
-    events = ctx.sql("SELECT count(*) AS n FROM events").to_pydict()["n"][0]
+    count = "SELECT count(*) AS n FROM events"
+    events = ctx.sql(count).to_pydict()["n"][0]
     facts = ctx.sql("SELECT count(*) AS n FROM message_facts").to_pydict()["n"][0]
     assert events > facts > 0
+
+    # Another ingest commits a new version; this registration keeps reading
+    # the one it opened, a new one reads the new.
+    more = tmp_path / "more"
+    run("generate", "--out", more, "--events", "500", "--seed", "11")
+    run("ingest", "--workspace", copy, more)
+    assert ctx.sql(count).to_pydict()["n"][0] == events
+    later = SessionContext()
+    assert sendlens.register(later, copy).version > ws.version
+    assert later.sql(count).to_pydict()["n"][0] > events
 
 
 def test_names_the_context_has_are_left_alone(workspace) -> None:

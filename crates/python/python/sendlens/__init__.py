@@ -121,7 +121,11 @@ def register(
             ctx.register_table(name, table)
     for name, sql in ws.views():
         if not ctx.table_exist(name):
-            ctx.register_view(name, ctx.sql(sql))
+            try:
+                ctx.register_view(name, ctx.sql(sql))
+            except Exception as e:
+                msg = f"sendlens view {name}: {e}"
+                raise RuntimeError(msg) from e
     for name, usage, doc in ws.table_functions():
         ctx.register_udtf(udtf(_TableFunction(ws, name, usage, doc), name))
     return ws
@@ -151,7 +155,11 @@ class _TableFunction:
             raise ValueError(msg)
         value = expr.python_value().as_py()
         if isinstance(value, datetime.datetime):
-            return value.date().isoformat()
+            msg = (
+                f"{self.__name__}: argument {i} is a timestamp; give a date "
+                f"(DATE '2026-09-01' or '2026-09-01'). Usage: {self._usage}"
+            )
+            raise ValueError(msg)
         if isinstance(value, datetime.date):
             return value.isoformat()
         return value
