@@ -1150,3 +1150,55 @@ fn ranged_table_functions_agree_with_the_views_and_the_hand_count() {
             .is_empty()
     );
 }
+
+#[test]
+fn table_functions_over_message_facts_as_a_view() {
+    // The bundled sample without materialized facts. On some ingest layouts
+    // (file statistics) campaign_links failed here with "Cannot swap
+    // HashJoinExec inputs after dynamic filters have been constructed": the
+    // enclosing query optimized the table function's already optimized plan
+    // a second time. The plan is now sealed (one leaf), which EXPLAIN shows
+    // whatever the layout.
+    let ws = Ws::new();
+    let p = ws.path();
+    let p = p.to_str().unwrap();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample");
+    crate::support::run_ok(&["--workspace", p, "ingest", "--no-refresh", sample]);
+    let top = ws.query(
+        "SELECT campaign_id FROM campaign_metrics ORDER BY messages_sent DESC, campaign_id LIMIT 1",
+    );
+    let campaign = top[0]["campaign_id"].as_str().unwrap().to_string();
+    let range = "'2026-09-01', '2026-09-14'";
+    let links = ws.query(&format!(
+        "SELECT sum(clicks) AS clicks FROM campaign_links('{campaign}', {range})"
+    ));
+    let view = ws.query(&format!(
+        "SELECT sum(clicks) AS clicks FROM campaign_link_metrics WHERE campaign_id = '{campaign}'"
+    ));
+    assert_eq!(links, view);
+    let plan = ws.query(&format!(
+        "EXPLAIN SELECT * FROM campaign_links('{campaign}', {range})"
+    ));
+    let physical = plan
+        .iter()
+        .find(|r| r["plan_type"] == "physical_plan")
+        .expect("a physical plan");
+    assert!(
+        physical["plan"]
+            .as_str()
+            .unwrap()
+            .contains("SendlensExec: "),
+        "{physical}"
+    );
+    assert!(links[0]["clicks"].as_i64().unwrap() > 0, "{links:?}");
+    for call in [
+        format!("campaign_treatments('{campaign}', {range})"),
+        format!("campaign_dashboard('{campaign}', {range})"),
+        format!("campaign_comparison({range})"),
+    ] {
+        assert!(
+            !ws.query(&format!("SELECT * FROM {call}")).is_empty(),
+            "{call}"
+        );
+    }
+}

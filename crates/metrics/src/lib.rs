@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod facts;
 pub mod kpi;
 pub mod reference;
+pub mod sealed;
 pub mod sets;
 pub mod sql;
 pub mod table_fns;

@@ -20,6 +20,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, T
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
+use crate::sealed::SealedExec;
 use crate::sql::{self, Dim, Range, lit};
 use crate::udf::local_time::parse_tz;
 use crate::{kpi, views};
@@ -78,9 +79,12 @@ impl TableProvider for SqlTable {
                 DataFusionError::Internal("sendlens table functions need a SessionState".into())
             })?;
         let plan = state.create_logical_plan(&self.sql).await?;
-        ViewTable::new(plan, Some(self.sql.clone()))
+        let plan = ViewTable::new(plan, Some(self.sql.clone()))
             .scan(state, projection, filters, limit)
-            .await
+            .await?;
+        // Optimized already: sealed, so the enclosing query does not
+        // optimize it again (see `sealed`).
+        Ok(Arc::new(SealedExec::new(plan)))
     }
 }
 

@@ -2,26 +2,23 @@
 //! executed in the workspace's own session.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
-use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, PhysicalExpr, PlanProperties, displayable,
-};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion_ffi::proto::logical_extension_codec::FFI_LogicalExtensionCodec;
 use datafusion_ffi::table_provider::FFI_TableProvider;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
+
+use sendlens_metrics::sealed::SealedExec;
 
 use crate::runtime;
 
@@ -153,85 +150,13 @@ impl TableProvider for InOwnSession {
                     .try_fold(plan, |plan, rule| {
                         rule.optimize(plan, state.config_options())
                     })?;
-                Ok::<_, DataFusionError>(Sealed::new(plan, state.task_ctx()))
+                // Sealed: the caller's optimizer, another library's, must not
+                // put its own nodes between these, which would run on a tokio
+                // runtime this module's threads are not in.
+                Ok::<_, DataFusionError>(SealedExec::new(plan).with_task_context(state.task_ctx()))
             })
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))??;
         Ok(Arc::new(plan))
-    }
-}
-
-/// A finished plan of this module, shown to the calling session as a leaf.
-///
-/// The caller's optimizer must not see its children: it would rebuild the
-/// tree with nodes of its own library between ours, and those run on a
-/// tokio runtime this module's threads are not in (and crash the process).
-#[derive(Debug)]
-struct Sealed {
-    inner: Arc<dyn ExecutionPlan>,
-    task: Arc<TaskContext>,
-}
-
-impl Sealed {
-    fn new(inner: Arc<dyn ExecutionPlan>, task: Arc<TaskContext>) -> Self {
-        Self { inner, task }
-    }
-}
-
-impl DisplayAs for Sealed {
-    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "SendlensExec: {}",
-            displayable(self.inner.as_ref())
-                .one_line()
-                .to_string()
-                .trim_end()
-        )
-    }
-}
-
-impl ExecutionPlan for Sealed {
-    fn name(&self) -> &str {
-        "SendlensExec"
-    }
-
-    fn properties(&self) -> &Arc<PlanProperties> {
-        self.inner.properties()
-    }
-
-    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
-    }
-
-    fn with_new_children(
-        self: Arc<Self>,
-        children: Vec<Arc<dyn ExecutionPlan>>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        if children.is_empty() {
-            Ok(self)
-        } else {
-            Err(DataFusionError::Internal(
-                "a sendlens scan has no children to replace".into(),
-            ))
-        }
-    }
-
-    fn execute(
-        &self,
-        partition: usize,
-        _caller: Arc<TaskContext>,
-    ) -> Result<SendableRecordBatchStream> {
-        // This module's task context: its memory pool and object stores,
-        // which hold what the plan was built with.
-        self.inner.execute(partition, Arc::clone(&self.task))
-    }
-
-    fn apply_expressions(
-        &self,
-        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
-    ) -> Result<TreeNodeRecursion> {
-        // Sealed: the inner plan's expressions are this module's business.
-        Ok(TreeNodeRecursion::Continue)
     }
 }
