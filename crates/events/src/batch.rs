@@ -81,6 +81,10 @@ pub struct EventBatchBuilder {
     /// Raw text of each row (the last column), resolved at finish.
     raw: Vec<RawSlot>,
     owned_raw: Vec<u8>,
+    /// The last batch's raw text buffer, given back by [`Self::recycle_raw`]
+    /// once written: tens of MB that would otherwise be fresh memory, faulted
+    /// in and zeroed by the kernel, for every batch.
+    raw_spare: Vec<u8>,
     rows: usize,
     bytes: usize,
 }
@@ -126,8 +130,19 @@ impl EventBatchBuilder {
             cols,
             raw: Vec::new(),
             owned_raw: Vec::new(),
+            raw_spare: Vec::new(),
             rows: 0,
             bytes: 0,
+        }
+    }
+
+    /// Give back the raw text buffer of a finished batch (the `raw` column's
+    /// values) when nothing else holds it, for the next batch to fill.
+    pub fn recycle_raw(&mut self, values: Buffer) {
+        if let Ok(v) = values.into_vec::<u8>()
+            && v.capacity() > self.raw_spare.capacity()
+        {
+            self.raw_spare = v;
         }
     }
 
@@ -284,7 +299,9 @@ impl EventBatchBuilder {
     /// `order`.
     fn finish_raw(&mut self, order: &[u32], chunks: &[&[u8]]) -> Result<ArrayRef, ArrowError> {
         let total: usize = self.raw.iter().map(|s| s.len).sum();
-        let mut values = Vec::with_capacity(total);
+        let mut values = std::mem::take(&mut self.raw_spare);
+        values.clear();
+        values.reserve(total);
         let mut offsets = Vec::with_capacity(order.len() + 1);
         offsets.push(0i32);
         for &i in order {

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, Date32Array};
+use datafusion::arrow::array::{Array, Date32Array, StringArray};
 use delta_kernel::expressions::Scalar;
 use delta_kernel::table_properties::DataSkippingNumIndexedCols;
 use deltalake::DeltaTable;
@@ -386,6 +386,16 @@ impl Sink {
                     .write_partition(batch.slice(start, end - start), &partition),
             )?;
             start = end;
+        }
+        // The rows are encoded; their raw text buffer serves the next batch.
+        let raw = batch
+            .column(batch.num_columns() - 1)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .map(|a| a.values().clone());
+        drop(batch);
+        if let Some(raw) = raw {
+            self.builder.recycle_raw(raw);
         }
         Ok(())
     }
