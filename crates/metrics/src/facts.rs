@@ -46,6 +46,11 @@ fn tables() -> [(&'static str, String, &'static str); 3] {
     ]
 }
 
+/// Names of the materialized tables, in the order they are built.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    tables().into_iter().map(|(name, _, _)| name)
+}
+
 /// Rows per row group: small enough that one campaign's rows are a few row
 /// groups of the file, which is sorted by campaign.
 const ROW_GROUP_ROWS: usize = 64 * 1024;

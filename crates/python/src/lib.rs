@@ -136,27 +136,17 @@ impl PyWorkspace {
     /// dependence: views over them come from [`Self::views`].
     fn tables(&self, py: Python<'_>) -> PyResult<Vec<(String, Table)>> {
         let state = self.ctx.state();
-        let mut names: Vec<String> = self
-            .ctx
-            .catalog_names()
-            .into_iter()
-            .filter_map(|c| self.ctx.catalog(&c))
-            .flat_map(|catalog| {
-                catalog
-                    .schema_names()
-                    .into_iter()
-                    .filter_map(move |s| catalog.schema(&s))
-            })
-            .flat_map(|schema| schema.table_names())
-            .collect();
-        names.sort();
         let mut tables = Vec::new();
-        for name in names {
+        // The facts are registered only when current; otherwise the name is
+        // a view and comes with the views.
+        let candidates =
+            std::iter::once(sendlens_metrics::EVENTS_TABLE).chain(sendlens_metrics::facts::names());
+        for name in candidates {
             let provider = py
-                .detach(|| runtime().block_on(self.ctx.table_provider(name.as_str())))
+                .detach(|| runtime().block_on(self.ctx.table_provider(name)))
                 .map_err(py_err)?;
             if provider.table_type() == TableType::Base {
-                tables.push((name, Table::new(provider, state.clone(), true)));
+                tables.push((name.to_string(), Table::new(provider, state.clone(), true)));
             }
         }
         Ok(tables)

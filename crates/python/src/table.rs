@@ -65,11 +65,6 @@ impl Table {
         );
         PyCapsule::new_with_value(py, ffi, c"datafusion_table_provider")
     }
-
-    /// The Arrow schema, as text (for a quick look).
-    fn schema_text(&self) -> String {
-        self.provider.schema().to_string()
-    }
 }
 
 /// The logical codec of a datafusion-python session.

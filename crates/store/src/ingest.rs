@@ -389,9 +389,8 @@ impl Sink {
         }
         // The rows are encoded; their raw text buffer serves the next batch.
         let raw = batch
-            .column(batch.num_columns() - 1)
-            .as_any()
-            .downcast_ref::<StringArray>()
+            .column_by_name("raw")
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
             .map(|a| a.values().clone());
         drop(batch);
         if let Some(raw) = raw {
