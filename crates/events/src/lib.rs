@@ -15,6 +15,7 @@ pub mod batch;
 pub mod channel;
 pub mod decode;
 pub mod event;
+mod gzip;
 pub mod hash;
 pub mod pii;
 mod pinpoint;

@@ -1,16 +1,15 @@
 //! Input files: format detection (plain, gzip, Parquet) and chunked reading.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use crate::gzip::Gzip;
+use crate::split::{Broken, Chunk, Fill, Plain, RecordSplitter, Span};
 use datafusion::arrow::json::LineDelimitedWriter;
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
-use flate2::read::MultiGzDecoder;
-
-use crate::split::{Broken, Chunk, RecordSplitter, Span};
 
 /// A record that could not be stored, with where it was and why.
 #[derive(Debug, Clone)]
@@ -65,7 +64,7 @@ pub struct RecordSource {
 }
 
 enum Kind {
-    Json(RecordSplitter<Box<dyn Read + Send>>),
+    Json(RecordSplitter<Box<dyn Fill + Send>>),
     Parquet {
         reader: Option<ParquetRecordBatchReader>,
         row: u64,
@@ -108,17 +107,14 @@ pub fn open_source(path: &Path) -> RecordSource {
             Err(e) => unreadable(format!("unreadable Parquet file: {e}")),
         };
     }
-    let reader: Box<dyn Read + Send> = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-            256 << 10,
-            file,
-        )))
+    let reader: Box<dyn Fill + Send> = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
+        Box::new(Gzip::new(file))
     } else {
-        Box::new(file)
+        Box::new(Plain(file))
     };
     RecordSource {
         path: display,
-        kind: Kind::Json(RecordSplitter::new(reader)),
+        kind: Kind::Json(RecordSplitter::from_fill(reader)),
         is_parquet: false,
     }
 }

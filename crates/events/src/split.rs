@@ -61,9 +61,36 @@ enum Mode {
     Concatenated,
 }
 
+/// A byte stream that appends to a buffer.
+pub trait Fill {
+    /// Append up to `want` bytes to `buf`; 0 at the end of the stream. Bytes
+    /// appended before an error stay in `buf`.
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> io::Result<usize>;
+}
+
+impl<F: Fill + ?Sized> Fill for Box<F> {
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
+        (**self).fill(buf, want)
+    }
+}
+
+/// Any reader as a [`Fill`] stream.
+pub struct Plain<R>(pub R);
+
+impl<R: Read> Fill for Plain<R> {
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> io::Result<usize> {
+        loop {
+            match self.0.by_ref().take(want as u64).read_to_end(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
 /// Reads records from any byte stream.
-pub struct RecordSplitter<R> {
-    inner: R,
+pub struct RecordSplitter<F> {
+    inner: F,
     /// Bytes read but not yet handed out (the start of an unfinished record).
     carry: Vec<u8>,
     /// Stream offset and line of `carry[0]`.
@@ -75,8 +102,14 @@ pub struct RecordSplitter<R> {
     failure: Option<String>,
 }
 
-impl<R: Read> RecordSplitter<R> {
-    pub fn new(inner: R) -> Self {
+impl<R: Read> RecordSplitter<Plain<R>> {
+    pub fn new(reader: R) -> Self {
+        RecordSplitter::from_fill(Plain(reader))
+    }
+}
+
+impl<F: Fill> RecordSplitter<F> {
+    pub fn from_fill(inner: F) -> Self {
         RecordSplitter {
             inner,
             carry: Vec::new(),
@@ -309,14 +342,11 @@ enum ReadEnd {
 
 /// Append up to `want` bytes; `Err(Eof)` when nothing more comes. Bytes read
 /// before an error are kept.
-fn read_some<R: Read>(r: &mut R, buf: &mut Vec<u8>, want: usize) -> Result<(), ReadEnd> {
-    loop {
-        match r.by_ref().take(want as u64).read_to_end(buf) {
-            Ok(0) => return Err(ReadEnd::Eof),
-            Ok(_) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(ReadEnd::Failed(e.to_string())),
-        }
+fn read_some<F: Fill>(r: &mut F, buf: &mut Vec<u8>, want: usize) -> Result<(), ReadEnd> {
+    match r.fill(buf, want) {
+        Ok(0) => Err(ReadEnd::Eof),
+        Ok(_) => Ok(()),
+        Err(e) => Err(ReadEnd::Failed(e.to_string())),
     }
 }
 
