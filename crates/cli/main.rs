@@ -141,6 +141,7 @@ mod tests {
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
             return;
         }
+        // SAFETY: reading an option takes a plain integer.
         let delay = || unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
         // The index names the purge delay: mimalloc v3's default of 1000 ms
         // (an update that renumbers the options or changes it shows here).

@@ -4,12 +4,13 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::gzip::Gzip;
-use crate::split::{Broken, Chunk, Fill, Plain, RecordSplitter, Span};
 use datafusion::arrow::json::LineDelimitedWriter;
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
+
+use crate::gzip::Gzip;
+use crate::split::{Broken, Chunk, Fill, Plain, RecordSplitter, Span};
 
 /// A record that could not be stored, with where it was and why.
 #[derive(Debug, Clone)]
