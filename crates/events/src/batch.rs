@@ -285,7 +285,10 @@ impl EventBatchBuilder {
             lexsort_to_indices(&sort_columns, None)?
         };
         for a in arrays.iter_mut() {
-            *a = take(a.as_ref(), &indices, None)?;
+            *a = match a.as_any().downcast_ref::<MapArray>() {
+                Some(map) => take_map(map, &indices)?,
+                None => take(a.as_ref(), &indices, None)?,
+            };
         }
         let raw = self.finish_raw(indices.values(), chunks)?;
         arrays.push(raw);
@@ -395,6 +398,38 @@ impl EventBatchBuilder {
     }
 }
 
+/// `take` for a map column. Arrow's generic path extends the result row by
+/// row through `MutableArrayData`; gathering the entries by index instead
+/// lets each child (key and value strings) use the fast typed `take`.
+fn take_map(map: &MapArray, indices: &UInt32Array) -> Result<ArrayRef, ArrowError> {
+    let offsets = map.value_offsets();
+    let mut entries = Vec::with_capacity(map.entries().len());
+    let mut new_offsets = Vec::with_capacity(indices.len() + 1);
+    new_offsets.push(0i32);
+    for &row in indices.values() {
+        let row = row as usize;
+        entries.extend(offsets[row] as u32..offsets[row + 1] as u32);
+        new_offsets.push(entries.len() as i32);
+    }
+    let entries = take(map.entries(), &UInt32Array::from(entries), None)?;
+    let DataType::Map(field, sorted) = map.data_type() else {
+        unreachable!("a map array has a map type")
+    };
+    Ok(Arc::new(MapArray::try_new(
+        field.clone(),
+        OffsetBuffer::new(ScalarBuffer::from(new_offsets)),
+        entries
+            .as_any()
+            .downcast_ref::<StructArray>()
+            .cloned()
+            .ok_or_else(|| {
+                ArrowError::InvalidArgumentError("map entries are not a struct".into())
+            })?,
+        map.nulls().cloned(),
+        *sorted,
+    )?))
+}
+
 /// Column names in the order [`EventBatchBuilder::append`] writes them.
 #[cfg(test)]
 const APPEND_ORDER: &[&str] = &[
@@ -501,5 +536,60 @@ mod tests {
         );
         assert!(b.is_empty());
         assert_eq!(b.finish_sorted(&[], &[]).unwrap().num_rows(), 0);
+    }
+
+    #[test]
+    fn maps_follow_their_rows_when_sorted() {
+        let mut b = EventBatchBuilder::new();
+        let p = Provenance {
+            source_file: "f",
+            source_offset: 0,
+            record_hash: 0,
+            raw: Raw::Text("{}"),
+        };
+        // Days 3, 1, 2 with 2, 0 and 1 attributes; sorted: 1, 2, 3.
+        for (day, attrs) in [(3, vec!["a", "b"]), (1, vec![]), (2, vec!["c"])] {
+            let e = Event {
+                event_type: "_email.send".into(),
+                occurred_at: day * 86_400_000_000,
+                attributes: attrs
+                    .iter()
+                    .map(|k| ((*k).into(), format!("{k}{day}").into()))
+                    .collect(),
+                metrics: vec![("n".into(), day as f64)],
+                ..Event::default()
+            };
+            b.append(&e, &p);
+        }
+        let batch = b.finish_sorted(&["event_date"], &[]).unwrap();
+        let rows = |name: &str| -> Vec<String> {
+            let map = batch
+                .column_by_name(name)
+                .unwrap()
+                .as_any()
+                .downcast_ref::<MapArray>()
+                .unwrap();
+            (0..map.len())
+                .map(|i| {
+                    let entry = map.value(i);
+                    let keys = entry
+                        .column(0)
+                        .as_any()
+                        .downcast_ref::<StringArray>()
+                        .unwrap();
+                    let values = datafusion::arrow::util::display::ArrayFormatter::try_new(
+                        entry.column(1).as_ref(),
+                        &Default::default(),
+                    )
+                    .unwrap();
+                    (0..entry.len())
+                        .map(|j| format!("{}={}", keys.value(j), values.value(j)))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect()
+        };
+        assert_eq!(rows("attributes"), ["", "c=c2", "a=a3,b=b3"]);
+        assert_eq!(rows("metrics"), ["n=1.0", "n=2.0", "n=3.0"]);
     }
 }
