@@ -402,6 +402,11 @@ impl EventBatchBuilder {
 /// row through `MutableArrayData`; gathering the entries by index instead
 /// lets each child (key and value strings) use the fast typed `take`.
 fn take_map(map: &MapArray, indices: &UInt32Array) -> Result<ArrayRef, ArrowError> {
+    // The builder never writes a null map; should one appear, its validity
+    // has to move with the rows, which the generic path does.
+    if map.nulls().is_some() {
+        return take(map, indices, None);
+    }
     let offsets = map.value_offsets();
     let mut entries = Vec::with_capacity(map.entries().len());
     let mut new_offsets = Vec::with_capacity(indices.len() + 1);
@@ -425,7 +430,7 @@ fn take_map(map: &MapArray, indices: &UInt32Array) -> Result<ArrayRef, ArrowErro
             .ok_or_else(|| {
                 ArrowError::InvalidArgumentError("map entries are not a struct".into())
             })?,
-        map.nulls().cloned(),
+        None,
         *sorted,
     )?))
 }
