@@ -76,8 +76,11 @@ impl<R: Read> Fill for Gzip<R> {
                 }
             }
             if !self.in_member {
-                // The next member: zlib checks its header.
-                self.inflate = Decompress::new_gzip(15);
+                // A member after the first gets a fresh inflater (the one
+                // made in `new` serves the first); zlib checks its header.
+                if self.inflate.total_in() > 0 {
+                    self.inflate = Decompress::new_gzip(15);
+                }
                 self.in_member = true;
             }
             let room = want - (buf.len() - before);
