@@ -31,6 +31,26 @@ fn keep_freed_memory() {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
 }
 
+/// For ingest: no transparent huge pages. Ingest touches a few hundred MB
+/// once and then reuses it; as huge pages, each first touch has the kernel
+/// zero 2 MB, after compacting memory to find them (`defrag = madvise`, the
+/// usual setting, stalls the faulting thread). On 1 M events: 2.0 to 2.3 s
+/// of system time with them, 0.6 to 0.7 s without, and 40 MB less peak
+/// memory. mimalloc's own switch is read only at start-up, so this sets the
+/// process's flag, which the kernel checks at every fault. A user's own
+/// `MIMALLOC_ALLOW_THP` wins.
+fn no_huge_pages() {
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and only sets a flag
+    // of this process; a kernel without it returns an error, ignored.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "sendlens",
@@ -97,6 +117,7 @@ fn main() -> ExitCode {
         Command::Shell(a) => return shell(&workspace, a),
         Command::Ingest(a) => {
             keep_freed_memory();
+            no_huge_pages();
             commands::ingest::run(&workspace, a)
         }
         Command::Sql(a) => return shell(&workspace, a.into()),
@@ -148,5 +169,19 @@ mod tests {
         assert_eq!(delay(), 1000);
         keep_freed_memory();
         assert_eq!(delay(), -1);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn ingest_turns_huge_pages_off() {
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+            return;
+        }
+        no_huge_pages();
+        // SAFETY: PR_GET_THP_DISABLE takes plain integers and reads a flag.
+        assert_eq!(
+            unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) },
+            1
+        );
     }
 }

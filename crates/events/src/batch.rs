@@ -1,23 +1,24 @@
 //! Events → Arrow record batches of the canonical schema.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayBuilder, ArrayRef, BinaryBuilder, Date32Builder, Float64Builder, Int32Builder,
-    Int64Builder, MapArray, StringArray, StringBuilder, StructArray, TimestampMicrosecondBuilder,
-    UInt32Array,
+    Array, ArrayBuilder, ArrayRef, AsArray, BinaryBuilder, Date32Builder, Float64Builder,
+    Int32Builder, Int64Builder, MapArray, StringArray, StringBuilder, StructArray,
+    TimestampMicrosecondBuilder, UInt32Array,
 };
 use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use datafusion::arrow::compute::{SortColumn, lexsort_to_indices, take};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, Date32Type, SchemaRef, TimestampMicrosecondType};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::event::Event;
 #[cfg(test)]
 use crate::schema::COLUMNS;
-use crate::schema::{UTC, event_schema};
+use crate::schema::{SORT_ORDER, UTC, event_schema};
 
 /// Where a stored record came from, and its stored text.
 pub struct Provenance<'a> {
@@ -259,31 +260,14 @@ impl EventBatchBuilder {
         self.rows += 1;
     }
 
-    /// Finish the rows appended so far into one batch sorted by `sort_by`
-    /// (column names, ascending, nulls first) and start anew. `chunks` are
-    /// the caller's chunks that [`Raw::InChunk`] rows point into.
-    pub fn finish_sorted(
-        &mut self,
-        sort_by: &[&str],
-        chunks: &[&[u8]],
-    ) -> Result<RecordBatch, ArrowError> {
+    /// Finish the rows appended so far into one batch in [`SORT_ORDER`] and
+    /// start anew. `chunks` are the caller's chunks that [`Raw::InChunk`]
+    /// rows point into.
+    pub fn finish_sorted(&mut self, chunks: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
         let schema = event_schema();
         let n = self.cols.len();
         let mut arrays = self.finish_columns(&schema)?;
-        let sort_columns = sort_by
-            .iter()
-            .map(|name| {
-                Ok(SortColumn {
-                    values: arrays[schema.index_of(name)?].clone(),
-                    options: None,
-                })
-            })
-            .collect::<Result<Vec<_>, ArrowError>>()?;
-        let indices = if sort_columns.is_empty() {
-            UInt32Array::from_iter_values(0..self.rows as u32)
-        } else {
-            lexsort_to_indices(&sort_columns, None)?
-        };
+        let indices = UInt32Array::from(sort_order(&schema, &arrays)?);
         for a in arrays.iter_mut() {
             *a = match a.as_any().downcast_ref::<MapArray>() {
                 Some(map) => take_map(map, &indices)?,
@@ -396,6 +380,65 @@ impl EventBatchBuilder {
         }
         Ok(arrays)
     }
+}
+
+/// Row numbers in [`SORT_ORDER`] (nulls first). Each row gets one integer
+/// key (date, the campaign id's rank among the batch's few distinct ids,
+/// sent time), so the sort compares integers: arrow's `lexsort_to_indices`
+/// chooses each column's comparator at run time and compares the id strings
+/// every time; it took 3.7 % of ingest's instructions.
+fn sort_order(schema: &SchemaRef, arrays: &[ArrayRef]) -> Result<Vec<u32>, ArrowError> {
+    let [date, campaign, sent] = SORT_ORDER.map(|name| schema.index_of(name));
+    let dates = arrays[date?].as_primitive_opt::<Date32Type>();
+    let campaigns = arrays[campaign?].as_string_opt::<i32>();
+    let sent = arrays[sent?].as_primitive_opt::<TimestampMicrosecondType>();
+    let (Some(dates), Some(campaigns), Some(sent)) = (dates, campaigns, sent) else {
+        return Err(ArrowError::InvalidArgumentError(
+            "sort columns do not have the event schema's types".into(),
+        ));
+    };
+    if dates.len() >= 1 << 30 {
+        return Err(ArrowError::InvalidArgumentError(
+            "a batch to sort has over 2^30 rows".into(),
+        ));
+    }
+    let rank = campaign_ranks(campaigns);
+    // One u128 per row, most significant first: date present (1 bit), date
+    // (32), campaign rank (30; 0 = none), sent time present (1), sent time
+    // (64). Flipping the sign bit orders signed values as unsigned ones; an
+    // absent value is 0 with its flag 0, so nulls come first.
+    let mut keys: Vec<(u128, u32)> = (0..dates.len())
+        .map(|i| {
+            let date = dates
+                .is_valid(i)
+                .then(|| (1 << 32) | u128::from(dates.value(i) as u32 ^ (1 << 31)));
+            let sent = sent
+                .is_valid(i)
+                .then(|| (1 << 64) | u128::from(sent.value(i) as u64 ^ (1 << 63)));
+            let key = (date.unwrap_or(0) << 95) | (u128::from(rank[i]) << 65) | sent.unwrap_or(0);
+            (key, i as u32)
+        })
+        .collect();
+    keys.sort_unstable();
+    Ok(keys.into_iter().map(|(_, i)| i).collect())
+}
+
+/// Each row's campaign id as its rank among the batch's distinct ids in
+/// byte order, 0 for none.
+fn campaign_ranks(campaigns: &StringArray) -> Vec<u32> {
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    for id in campaigns.iter().flatten() {
+        ids.entry(id).or_default();
+    }
+    let mut distinct: Vec<&str> = ids.keys().copied().collect();
+    distinct.sort_unstable();
+    for (rank, id) in distinct.into_iter().enumerate() {
+        ids.insert(id, rank as u32 + 1);
+    }
+    campaigns
+        .iter()
+        .map(|id| id.map_or(0, |id| ids[id]))
+        .collect()
 }
 
 /// `take` for a map column. Arrow's generic path extends the result row by
@@ -525,7 +568,7 @@ mod tests {
             },
         );
         b.append(&e, &p);
-        let batch = b.finish_sorted(&["event_date"], &[chunk]).unwrap();
+        let batch = b.finish_sorted(&[chunk]).unwrap();
         assert_eq!(batch.num_rows(), 3);
         assert_eq!(batch.num_columns(), COLUMNS.len());
         let raw = batch
@@ -540,7 +583,47 @@ mod tests {
             [Some("{}"), Some("{}"), Some(r#"{"a":1}"#)]
         );
         assert!(b.is_empty());
-        assert_eq!(b.finish_sorted(&[], &[]).unwrap().num_rows(), 0);
+        assert_eq!(b.finish_sorted(&[]).unwrap().num_rows(), 0);
+    }
+
+    #[test]
+    fn rows_sort_by_date_campaign_and_send_time_nulls_first() {
+        const DAY: i64 = 86_400_000_000;
+        // (day, campaign, sent_at): a day before 1970 and a negative send
+        // time check the sign handling of the integer key.
+        let rows: [(i64, Option<&str>, Option<i64>); 7] = [
+            (2, Some("b"), Some(5)),
+            (1, Some("b"), Some(9)),
+            (1, None, Some(7)),
+            (1, Some("a"), None),
+            (1, Some("a"), Some(3)),
+            (-1, Some("z"), Some(1)),
+            (1, Some("a"), Some(-5)),
+        ];
+        let names: Vec<String> = (0..rows.len()).map(|i| format!("r{i}")).collect();
+        let mut b = EventBatchBuilder::new();
+        for ((day, campaign, sent), name) in rows.iter().zip(&names) {
+            let e = Event {
+                event_type: "_email.send".into(),
+                occurred_at: day * DAY + 1,
+                campaign_id: campaign.map(Cow::Borrowed),
+                sent_at: *sent,
+                ..Event::default()
+            };
+            let p = Provenance {
+                source_file: "f",
+                source_offset: 0,
+                record_hash: 0,
+                raw: Raw::Text(name),
+            };
+            b.append(&e, &p);
+        }
+        let batch = b.finish_sorted(&[]).unwrap();
+        let raw = batch.column_by_name("raw").unwrap().as_string::<i32>();
+        assert_eq!(
+            raw.iter().flatten().collect::<Vec<_>>(),
+            ["r5", "r2", "r3", "r6", "r4", "r1", "r0"]
+        );
     }
 
     #[test]
@@ -566,7 +649,7 @@ mod tests {
             };
             b.append(&e, &p);
         }
-        let batch = b.finish_sorted(&["event_date"], &[]).unwrap();
+        let batch = b.finish_sorted(&[]).unwrap();
         let rows = |name: &str| -> Vec<String> {
             let map = batch
                 .column_by_name(name)

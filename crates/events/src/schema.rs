@@ -10,6 +10,11 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, T
 
 /// Name of the partition column: the UTC calendar date of `occurred_at`.
 pub const EVENT_DATE: &str = "event_date";
+/// Order of the rows in every data file written by ingest: event date, then
+/// campaign, then send time (nulls first), so that one campaign's rows lie
+/// together and its row groups and pages can be skipped by the others.
+pub const SORT_ORDER: [&str; 3] = [EVENT_DATE, "campaign_id", "sent_at"];
+
 /// Name of the 128-bit record identity used for de-duplication.
 pub const RECORD_HASH: &str = "record_hash";
 
