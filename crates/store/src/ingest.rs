@@ -25,7 +25,7 @@ use deltalake::kernel::{Action, Add};
 use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use indexmap::IndexMap;
-use sendlens_events::batch::{Provenance, Raw};
+use sendlens_events::batch::{ChunkText, Provenance, Raw};
 use sendlens_events::hash::record_hash;
 use sendlens_events::schema::EVENT_DATE;
 use sendlens_events::source::list_inputs;
@@ -433,11 +433,13 @@ fn accept<'a>(
     let mut raw = Cow::Borrowed(text);
     shared.scrubber.scrub(&mut event, &mut raw);
     let raw = match &raw {
-        Cow::Borrowed(_) => Raw::InChunk {
-            chunk: sink.current_chunk(),
-            start,
-            len: text.len(),
-        },
+        // SAFETY: `text` is a `&str` at `start` of the current chunk, whose
+        // bytes stay as they are until its rows are written: the chunk is
+        // either passed to `write_batch` as the current one or moved,
+        // untouched, into `retained`.
+        Cow::Borrowed(_) => {
+            Raw::InChunk(unsafe { ChunkText::new(sink.current_chunk(), start, text.len()) })
+        }
         Cow::Owned(rewritten) => Raw::Text(rewritten),
     };
     sink.builder.append(
