@@ -97,6 +97,10 @@ pub fn writer_properties() -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         // Small pages: the page index then skips the other campaigns' rows.
         .set_data_page_row_count_limit(4096)
+        // ... counted in rows: with the default limit of 1 MiB the raw text's
+        // pages ended at about 2,000 rows, and the Parquet writer's copies
+        // cost 4 % more instructions per ingest (callgrind, 48,939 events).
+        .set_data_page_size_limit(4 << 20)
         // Unique or nearly unique per row: a dictionary would only cost time.
         .set_column_dictionary_enabled(col("raw"), false)
         // The record text as lengths, then all the bytes: the plain encoder
