@@ -35,8 +35,8 @@ fn keep_freed_memory() {
 /// once and then reuses it; as huge pages, each first touch has the kernel
 /// zero 2 MB, after compacting memory to find them (`defrag = madvise`, the
 /// usual setting, stalls the faulting thread). On 1 M events: 2.0 to 2.3 s
-/// of system time with them, 0.6 to 0.7 s without, and 40 MB less peak
-/// memory. mimalloc's own switch is read only at start-up, so this sets the
+/// of system time with them, 0.6 to 0.7 s without, and about 50 MB less
+/// peak memory. mimalloc's own switch is read only at start-up, so this sets the
 /// process's flag, which the kernel checks at every fault. A user's own
 /// `MIMALLOC_ALLOW_THP` wins.
 fn no_huge_pages() {

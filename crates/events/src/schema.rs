@@ -10,9 +10,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, T
 
 /// Name of the partition column: the UTC calendar date of `occurred_at`.
 pub const EVENT_DATE: &str = "event_date";
-/// Order of the rows in every data file written by ingest: event date, then
+/// Order of the rows in each batch that ingest writes: event date, then
 /// campaign, then send time (nulls first), so that one campaign's rows lie
-/// together and its row groups and pages can be skipped by the others.
+/// together and the others' row groups and pages can be skipped. A data file
+/// holds several such batches, so the file as a whole is not in this order.
 pub const SORT_ORDER: [&str; 3] = [EVENT_DATE, "campaign_id", "sent_at"];
 
 /// Name of the 128-bit record identity used for de-duplication.
