@@ -113,6 +113,12 @@ pub fn writer_properties() -> WriterProperties {
         .set_column_dictionary_enabled(col("occurred_at"), false)
         .set_column_dictionary_enabled(col("sent_at"), false)
         .set_column_dictionary_enabled(col("source_offset"), false)
+        // Map entries: zstd packs their repeats as well as a dictionary does
+        // (the files came out the same size), and interning every key and
+        // value cost 1.3 % of ingest's instructions.
+        .set_column_dictionary_enabled(map_child("attributes", "key"), false)
+        .set_column_dictionary_enabled(map_child("attributes", "value"), false)
+        .set_column_dictionary_enabled(map_child("metrics", "key"), false)
         .set_column_compression(col("record_hash"), Compression::UNCOMPRESSED)
         .set_column_statistics_enabled(col("raw"), EnabledStatistics::None)
         .set_column_statistics_enabled(col("record_hash"), EnabledStatistics::None);
@@ -124,6 +130,11 @@ pub fn writer_properties() -> WriterProperties {
             b.set_column_statistics_enabled(col(name), EnabledStatistics::None)
         })
         .build()
+}
+
+/// A key or value leaf of a map column, in Parquet's path form.
+fn map_child(map: &str, leaf: &str) -> ColumnPath {
+    ColumnPath::new(vec![map.into(), "key_value".into(), leaf.into()])
 }
 
 /// Data files of the table, by event date (days since the epoch), as paths
@@ -169,6 +180,27 @@ mod tests {
     /// as the file's row order and drop the sort of a matching `ORDER BY`;
     /// ingest writes each batch sorted, not the whole file, and optimize
     /// Z-orders, so declaring one gave wrongly ordered results.
+    #[test]
+    fn map_entries_are_written_without_dictionaries() {
+        let parquet = datafusion::parquet::arrow::ArrowSchemaConverter::new()
+            .convert(&event_schema())
+            .unwrap();
+        let props = writer_properties();
+        for (map, leaf) in [
+            ("attributes", "key"),
+            ("attributes", "value"),
+            ("metrics", "key"),
+        ] {
+            let path = map_child(map, leaf);
+            assert!(
+                parquet.columns().iter().any(|c| c.path() == &path),
+                "{path} is not a column"
+            );
+            assert!(!props.dictionary_enabled(&path));
+        }
+        assert!(props.dictionary_enabled(&map_child("metrics", "value")));
+    }
+
     #[test]
     fn data_files_declare_no_sort_order() {
         assert_eq!(writer_properties().sorting_columns(), None);
