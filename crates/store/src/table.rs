@@ -176,10 +176,6 @@ pub async fn files_by_date(table: &DeltaTable) -> Result<HashMap<i32, Vec<String
 mod tests {
     use super::*;
 
-    /// Parquet readers (DataFusion among them) take a declared sort order
-    /// as the file's row order and drop the sort of a matching `ORDER BY`;
-    /// ingest writes each batch sorted, not the whole file, and optimize
-    /// Z-orders, so declaring one gave wrongly ordered results.
     #[test]
     fn map_entries_are_written_without_dictionaries() {
         let parquet = datafusion::parquet::arrow::ArrowSchemaConverter::new()
@@ -201,6 +197,10 @@ mod tests {
         assert!(props.dictionary_enabled(&map_child("metrics", "value")));
     }
 
+    /// Parquet readers (DataFusion among them) take a declared sort order
+    /// as the file's row order and drop the sort of a matching `ORDER BY`;
+    /// ingest writes each batch sorted, not the whole file, and optimize
+    /// Z-orders, so declaring one gave wrongly ordered results.
     #[test]
     fn data_files_declare_no_sort_order() {
         assert_eq!(writer_properties().sorting_columns(), None);
