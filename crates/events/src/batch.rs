@@ -1,17 +1,24 @@
 //! Events → Arrow record batches of the canonical schema.
+//!
+//! Text is most of a batch, and the rows are written sorted. Rather than
+//! copying each text value into a column as it arrives and then again into
+//! sorted order, the builder keeps where each value lies (a [`Span`]: in the
+//! caller's input chunk, or in its own buffer for text that lies nowhere
+//! else) and copies every value once, in sorted order, row by row, when the
+//! batch is finished: a row's values lie together in its record, so the
+//! copy reads each record once while it is in cache.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayBuilder, ArrayRef, AsArray, BinaryBuilder, Date32Builder, Float64Builder,
-    Int32Builder, Int64Builder, MapArray, StringArray, StringBuilder, StructArray,
-    TimestampMicrosecondBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, BinaryBuilder, Date32Array, Date32Builder, Float64Array,
+    Float64Builder, Int32Builder, Int64Builder, MapArray, StringArray, StructArray,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder, UInt32Array,
 };
-use datafusion::arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use datafusion::arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Date32Type, SchemaRef, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 
@@ -29,68 +36,128 @@ pub struct Provenance<'a> {
 }
 
 /// The stored text of a record.
-///
-/// Record text is the largest column by far. Rather than copying it into the
-/// builder and then again into sorted order, the builder can keep where it
-/// lies in the caller's input chunks and copy it once, in sorted order, when
-/// the batch is finished (see [`EventBatchBuilder::finish_sorted`]).
 #[derive(Debug, Clone, Copy)]
 pub enum Raw<'a> {
-    /// Text in one of the caller's chunks.
-    InChunk(ChunkText),
+    /// The record's text, as it lies in one of the caller's chunks. The
+    /// event's values that borrow from it are taken from the chunk too.
+    InChunk(ChunkText<'a>),
     /// Text held elsewhere (a rewritten record): copied into the builder.
     Text(&'a str),
 }
 
-/// Where a record's text lies in the caller's chunks: `len` bytes at
-/// `start` of chunk number `chunk`.
+/// A record's text and where it lies in the caller's chunks: at `start` of
+/// chunk number `chunk`.
 #[derive(Debug, Clone, Copy)]
-pub struct ChunkText {
+pub struct ChunkText<'a> {
+    text: &'a str,
     chunk: u32,
     start: usize,
-    len: usize,
 }
 
-impl ChunkText {
+impl<'a> ChunkText<'a> {
     /// # Safety
     ///
-    /// The `len` bytes at `start` of the chunk given as number `chunk` to
-    /// [`EventBatchBuilder::finish_sorted`] must be valid UTF-8 then. The
-    /// caller has checked them already (it decoded the record from them as
-    /// `&str`), so the finished column takes them without a second check.
-    pub unsafe fn new(chunk: u32, start: usize, len: usize) -> Self {
-        ChunkText { chunk, start, len }
+    /// `text` must be the bytes at `start` of the chunk given as number
+    /// `chunk` to [`EventBatchBuilder::finish_sorted`], and those bytes must
+    /// stay as they are until then. The finished columns take the record's
+    /// text, and every value that borrows from it, from the chunk without
+    /// checking again that they are UTF-8 (they were, as `&str`, here).
+    pub unsafe fn new(text: &'a str, chunk: u32, start: usize) -> Self {
+        ChunkText { text, chunk, start }
+    }
+
+    /// Where `value` lies in the chunk, if it is part of this record's text.
+    fn span_of(&self, value: &str) -> Option<Span> {
+        let offset = (value.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
+        let inside = offset <= self.text.len() && value.len() <= self.text.len() - offset;
+        Some(Span {
+            chunk: self.chunk,
+            len: u32::try_from(value.len()).ok().filter(|_| inside)?,
+            start: self.start + offset,
+        })
     }
 }
 
-/// `ChunkText::chunk` of rows whose text is in the builder's own buffer.
-const OWNED: u32 = u32::MAX;
+/// Where one text value lies: `len` bytes at `start` of chunk number
+/// `chunk`, of the builder's own buffer ([`OWNED`]), or no value ([`NULL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    chunk: u32,
+    len: u32,
+    start: usize,
+}
 
+const OWNED: u32 = u32::MAX;
+const NO_VALUE: u32 = u32::MAX - 1;
+const NULL: Span = Span {
+    chunk: NO_VALUE,
+    len: 0,
+    start: 0,
+};
+
+/// The columns that are not text (text values are [`Span`]s, kept apart).
 enum Col {
     Date(Date32Builder),
     Ts(TimestampMicrosecondBuilder),
-    Text(StringBuilder),
+    Text,
     I32(Int32Builder),
     I64(Int64Builder),
     F64(Float64Builder),
     Bin(BinaryBuilder),
-    Map(Box<MapCol>),
+    Attributes,
+    Metrics,
 }
 
-struct MapCol {
-    keys: StringBuilder,
-    text_values: StringBuilder,
-    num_values: Float64Builder,
-    offsets: Vec<i32>,
-    numeric: bool,
+/// A map column's entries, in append order.
+struct Entries<V> {
+    keys: Vec<Span>,
+    values: Vec<V>,
+    /// Each row's end in `keys` and `values`.
+    ends: Vec<usize>,
+    key_bytes: usize,
+    value_bytes: usize,
 }
 
-/// Accumulates events column by column, in the order of [`COLUMNS`].
+impl<V> Entries<V> {
+    fn new() -> Self {
+        Entries {
+            keys: Vec::new(),
+            values: Vec::new(),
+            ends: Vec::new(),
+            key_bytes: 0,
+            value_bytes: 0,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.values.clear();
+        self.ends.clear();
+        self.key_bytes = 0;
+        self.value_bytes = 0;
+    }
+}
+
+/// Accumulates events, in the column order of [`COLUMNS`].
 pub struct EventBatchBuilder {
     cols: Vec<Col>,
-    /// Raw text of each row (the last column), resolved at finish.
-    raw: Vec<ChunkText>,
-    owned_raw: Vec<u8>,
+    /// Text values per row: the text columns in schema order, then `raw`.
+    slots: usize,
+    /// Which slot holds `campaign_id` (a sort key).
+    campaign_slot: usize,
+    /// `slots` spans per row, row after row.
+    spans: Vec<Span>,
+    /// Bytes of each slot's values so far: the finished column's size.
+    slot_bytes: Vec<usize>,
+    /// Each slot's last value copied into `owned`, reused when the next one
+    /// is the same (a file name, a channel, a format: once per batch).
+    last_owned: Vec<Span>,
+    attributes: Entries<Span>,
+    metrics: Entries<f64>,
+    /// Text that lies in no chunk: rewritten records, normalised values.
+    owned: Vec<u8>,
+    /// A text value over 4 GiB was appended; finishing fails.
+    too_long: bool,
     /// The last batch's raw text buffer, given back by [`Self::recycle_raw`]
     /// once written: tens of MB that would otherwise be fresh memory, faulted
     /// in and zeroed by the kernel, for every batch.
@@ -105,17 +172,12 @@ impl Default for EventBatchBuilder {
     }
 }
 
-fn opt<'b>(v: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
-    v.as_deref()
-}
-
 impl EventBatchBuilder {
     pub fn new() -> Self {
         let schema = event_schema();
         let fields = schema.fields();
-        // The raw text, last, is kept apart: see [`Raw`].
         debug_assert_eq!(fields.last().map(|f| f.name().as_str()), Some("raw"));
-        let cols = fields[..fields.len() - 1]
+        let cols: Vec<Col> = fields[..fields.len() - 1]
             .iter()
             .map(|f| match f.data_type() {
                 DataType::Date32 => Col::Date(Date32Builder::new()),
@@ -126,20 +188,30 @@ impl EventBatchBuilder {
                 DataType::Int64 => Col::I64(Int64Builder::new()),
                 DataType::Float64 => Col::F64(Float64Builder::new()),
                 DataType::Binary => Col::Bin(BinaryBuilder::new()),
-                DataType::Map(_, _) => Col::Map(Box::new(MapCol {
-                    keys: StringBuilder::new(),
-                    text_values: StringBuilder::new(),
-                    num_values: Float64Builder::new(),
-                    offsets: vec![0],
-                    numeric: f.name() == "metrics",
-                })),
-                _ => Col::Text(StringBuilder::new()),
+                DataType::Map(_, _) if f.name() == "metrics" => Col::Metrics,
+                DataType::Map(_, _) => Col::Attributes,
+                _ => Col::Text,
             })
             .collect();
+        let text_columns = cols.iter().filter(|c| matches!(c, Col::Text)).count();
+        let campaign_slot = fields
+            .iter()
+            .zip(&cols)
+            .filter(|(_, c)| matches!(c, Col::Text))
+            .position(|(f, _)| f.name() == SORT_ORDER[1])
+            .expect("campaign_id is a text column");
+        let slots = text_columns + 1;
         EventBatchBuilder {
             cols,
-            raw: Vec::new(),
-            owned_raw: Vec::new(),
+            slots,
+            campaign_slot,
+            spans: Vec::new(),
+            slot_bytes: vec![0; slots],
+            last_owned: vec![NULL; slots],
+            attributes: Entries::new(),
+            metrics: Entries::new(),
+            owned: Vec::new(),
+            too_long: false,
             raw_spare: Vec::new(),
             rows: 0,
             bytes: 0,
@@ -169,29 +241,71 @@ impl EventBatchBuilder {
         self.bytes
     }
 
-    fn text(&mut self, i: usize, v: Option<&str>) {
-        let Col::Text(b) = &mut self.cols[i] else {
-            unreachable!("column {i} is text")
+    /// Where `value` will be taken from: the record in its chunk, or a copy
+    /// in `owned` (reusing slot `reuse`'s last copy when it is the same).
+    fn place(&mut self, record: Option<&ChunkText<'_>>, value: &str, reuse: Option<usize>) -> Span {
+        if let Some(span) = record.and_then(|r| r.span_of(value)) {
+            return span;
+        }
+        if let Some(slot) = reuse {
+            let last = self.last_owned[slot];
+            if last != NULL
+                && last.len as usize == value.len()
+                && &self.owned[last.start..last.start + value.len()] == value.as_bytes()
+            {
+                return last;
+            }
+        }
+        let Ok(len) = u32::try_from(value.len()) else {
+            self.too_long = true;
+            return NULL;
         };
-        self.bytes += v.map_or(1, str::len);
-        b.append_option(v);
+        let span = Span {
+            chunk: OWNED,
+            len,
+            start: self.owned.len(),
+        };
+        self.owned.extend_from_slice(value.as_bytes());
+        if let Some(slot) = reuse {
+            self.last_owned[slot] = span;
+        }
+        span
+    }
+
+    /// The next text slot of the row being appended.
+    fn text(&mut self, record: Option<&ChunkText<'_>>, value: Option<&str>) {
+        let slot = self.spans.len() - self.rows * self.slots;
+        let span = match value {
+            Some(v) => {
+                self.slot_bytes[slot] += v.len();
+                self.bytes += v.len();
+                self.place(record, v, Some(slot))
+            }
+            None => NULL,
+        };
+        self.bytes += 16;
+        self.spans.push(span);
     }
 
     /// Append one event. Columns are addressed by position; the test
     /// `positions_match_schema` keeps these numbers and [`COLUMNS`] in step.
     pub fn append(&mut self, e: &Event<'_>, p: &Provenance<'_>) {
+        let record = match &p.raw {
+            Raw::InChunk(at) => Some(at),
+            Raw::Text(_) => None,
+        };
         if let Col::Date(b) = &mut self.cols[0] {
             b.append_value(e.event_date());
         }
-        self.text(1, opt(&e.campaign_id));
-        self.text(2, Some(&e.event_type));
+        self.text(record, e.campaign_id.as_deref());
+        self.text(record, Some(&e.event_type));
         if let Col::Ts(b) = &mut self.cols[3] {
             b.append_value(e.occurred_at);
         }
         if let Col::Ts(b) = &mut self.cols[4] {
             b.append_option(e.sent_at);
         }
-        self.text(5, Some(e.channel));
+        self.text(record, Some(e.channel));
         let texts = [
             &e.app_id,
             &e.endpoint_id,
@@ -218,8 +332,8 @@ impl EventBatchBuilder {
             &e.iso_country_code,
             &e.message_type,
         ];
-        for (i, v) in texts.into_iter().enumerate() {
-            self.text(6 + i, opt(v));
+        for v in texts {
+            self.text(record, v.as_deref());
         }
         if let Col::I32(b) = &mut self.cols[30] {
             b.append_option(e.message_parts);
@@ -227,45 +341,42 @@ impl EventBatchBuilder {
         if let Col::F64(b) = &mut self.cols[31] {
             b.append_option(e.price_millicents);
         }
-        self.text(32, opt(&e.aws_account_id));
-        self.text(33, Some(e.format.map_or("unknown", |f| f.as_str())));
-        self.text(34, Some(p.source_file));
+        self.text(record, e.aws_account_id.as_deref());
+        self.text(record, Some(e.format.map_or("unknown", |f| f.as_str())));
+        self.text(record, Some(p.source_file));
         if let Col::I64(b) = &mut self.cols[35] {
             b.append_value(p.source_offset as i64);
         }
         if let Col::Bin(b) = &mut self.cols[36] {
             b.append_value(p.record_hash.to_be_bytes());
         }
-        if let Col::Map(m) = &mut self.cols[37] {
-            for (k, v) in &e.attributes {
-                m.keys.append_value(k);
-                m.text_values.append_value(v);
-                self.bytes += k.len() + v.len() + 8;
-            }
-            m.offsets.push(m.keys.len() as i32);
+        for (k, v) in &e.attributes {
+            let key = self.place(record, k, None);
+            let value = self.place(record, v, None);
+            let a = &mut self.attributes;
+            a.keys.push(key);
+            a.values.push(value);
+            a.key_bytes += k.len();
+            a.value_bytes += v.len();
+            self.bytes += k.len() + v.len() + 32;
         }
-        if let Col::Map(m) = &mut self.cols[38] {
-            for (k, v) in &e.metrics {
-                m.keys.append_value(k);
-                m.num_values.append_value(*v);
-                self.bytes += k.len() + 12;
-            }
-            m.offsets.push(m.keys.len() as i32);
+        self.attributes.ends.push(self.attributes.keys.len());
+        for (k, v) in &e.metrics {
+            let key = self.place(record, k, None);
+            let m = &mut self.metrics;
+            m.keys.push(key);
+            m.values.push(*v);
+            m.key_bytes += k.len();
+            self.bytes += k.len() + 24;
         }
-        let slot = match p.raw {
-            Raw::InChunk(text) => text,
-            Raw::Text(t) => {
-                let start = self.owned_raw.len();
-                self.owned_raw.extend_from_slice(t.as_bytes());
-                ChunkText {
-                    chunk: OWNED,
-                    start,
-                    len: t.len(),
-                }
-            }
+        self.metrics.ends.push(self.metrics.keys.len());
+        let raw = match p.raw {
+            Raw::InChunk(at) => at.text,
+            Raw::Text(t) => t,
         };
-        self.raw.push(slot);
-        self.bytes += slot.len + 64;
+        self.text(record, Some(raw));
+        debug_assert_eq!(self.spans.len(), (self.rows + 1) * self.slots);
+        self.bytes += 48;
         self.rows += 1;
     }
 
@@ -273,127 +384,245 @@ impl EventBatchBuilder {
     /// start anew. `chunks` are the caller's chunks that [`Raw::InChunk`]
     /// rows point into.
     pub fn finish_sorted(&mut self, chunks: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
-        let schema = event_schema();
-        let n = self.cols.len();
-        let mut arrays = self.finish_columns(&schema)?;
-        let indices = UInt32Array::from(sort_order(&schema, &arrays)?);
-        for a in arrays.iter_mut() {
-            *a = match a.as_any().downcast_ref::<MapArray>() {
-                Some(map) => take_map(map, &indices)?,
-                None => take(a.as_ref(), &indices, None)?,
-            };
-        }
-        let raw = self.finish_raw(indices.values(), chunks)?;
-        arrays.push(raw);
-        debug_assert_eq!(arrays.len(), n + 1);
+        let batch = self.build(chunks);
+        self.spans.clear();
+        self.slot_bytes.fill(0);
+        self.last_owned.fill(NULL);
+        self.attributes.clear();
+        self.metrics.clear();
+        self.owned.clear();
+        self.too_long = false;
         self.rows = 0;
         self.bytes = 0;
+        batch
+    }
+
+    fn build(&mut self, chunks: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
+        if self.too_long {
+            return Err(ArrowError::InvalidArgumentError(
+                "a text value of over 4 GiB".into(),
+            ));
+        }
+        let schema = event_schema();
+        let fields = schema.fields();
+        let text = Sources {
+            chunks,
+            owned: &self.owned,
+        };
+        // Columns that are not text, in append order; `None` for text.
+        let mut others: Vec<Option<ArrayRef>> = self
+            .cols
+            .iter_mut()
+            .map(|c| -> Option<ArrayRef> {
+                match c {
+                    Col::Date(b) => Some(Arc::new(b.finish())),
+                    Col::Ts(b) => Some(Arc::new(b.finish())),
+                    Col::I32(b) => Some(Arc::new(b.finish())),
+                    Col::I64(b) => Some(Arc::new(b.finish())),
+                    Col::F64(b) => Some(Arc::new(b.finish())),
+                    Col::Bin(b) => Some(Arc::new(b.finish())),
+                    Col::Text | Col::Attributes | Col::Metrics => None,
+                }
+            })
+            .collect();
+
+        let campaigns = (0..self.rows)
+            .map(|row| text.bytes(self.spans[row * self.slots + self.campaign_slot]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let [date, _, sent] = SORT_ORDER.map(|name| schema.index_of(name));
+        let dates = others[date?].as_ref().and_then(|a| a.as_primitive_opt());
+        let sent = others[sent?].as_ref().and_then(|a| a.as_primitive_opt());
+        let (Some(dates), Some(sent)) = (dates, sent) else {
+            return Err(ArrowError::InvalidArgumentError(
+                "sort columns do not have the event schema's types".into(),
+            ));
+        };
+        let order = UInt32Array::from(sort_order(dates, &campaigns, sent)?);
+        for a in others.iter_mut().flatten() {
+            *a = take(a.as_ref(), &order, None)?;
+        }
+
+        // Every text value, copied once, row by row in sorted order.
+        let mut columns: Vec<TextColumn> = self.slot_bytes[..self.slots - 1]
+            .iter()
+            .map(|&bytes| TextColumn::with_capacity(self.rows, bytes, Vec::new()))
+            .collect::<Result<_, _>>()?;
+        let mut raw = TextColumn::with_capacity(
+            self.rows,
+            self.slot_bytes[self.slots - 1],
+            std::mem::take(&mut self.raw_spare),
+        )?;
+        let (attributes, metrics) = (&self.attributes, &self.metrics);
+        let mut attribute_keys =
+            TextColumn::with_capacity(attributes.keys.len(), attributes.key_bytes, Vec::new())?;
+        let mut attribute_values =
+            TextColumn::with_capacity(attributes.keys.len(), attributes.value_bytes, Vec::new())?;
+        let mut attribute_ends = Vec::with_capacity(self.rows + 1);
+        attribute_ends.push(0i32);
+        let mut metric_keys =
+            TextColumn::with_capacity(metrics.keys.len(), metrics.key_bytes, Vec::new())?;
+        let mut metric_values = Vec::with_capacity(metrics.values.len());
+        let mut metric_ends = Vec::with_capacity(self.rows + 1);
+        metric_ends.push(0i32);
+        for &row in order.values() {
+            let row = row as usize;
+            let spans = &self.spans[row * self.slots..(row + 1) * self.slots];
+            let (raw_span, spans) = spans.split_last().expect("raw is a slot");
+            for (column, &span) in columns.iter_mut().zip(spans) {
+                column.push(text.bytes(span)?);
+            }
+            raw.push(text.bytes(*raw_span)?);
+            for i in entries_of(&attributes.ends, row) {
+                attribute_keys.push(text.bytes(attributes.keys[i])?);
+                attribute_values.push(text.bytes(attributes.values[i])?);
+            }
+            attribute_ends.push(attribute_keys.offsets.len() as i32 - 1);
+            for i in entries_of(&metrics.ends, row) {
+                metric_keys.push(text.bytes(metrics.keys[i])?);
+                metric_values.push(metrics.values[i]);
+            }
+            metric_ends.push(metric_keys.offsets.len() as i32 - 1);
+        }
+
+        let mut attributes = Some((attribute_ends, attribute_keys, attribute_values));
+        let mut metrics = Some((metric_ends, metric_keys, metric_values));
+        let mut columns = columns.into_iter();
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(fields.len());
+        for ((col, other), field) in self.cols.iter().zip(others).zip(fields) {
+            arrays.push(match (col, other) {
+                (_, Some(array)) => array,
+                (Col::Attributes, None) => {
+                    let (ends, keys, values) = attributes.take().expect("one attributes column");
+                    map_array(
+                        field.data_type(),
+                        ends,
+                        keys.finish(),
+                        Arc::new(values.finish()),
+                    )?
+                }
+                (Col::Metrics, None) => {
+                    let (ends, keys, values) = metrics.take().expect("one metrics column");
+                    let values = Arc::new(Float64Array::from(values));
+                    map_array(field.data_type(), ends, keys.finish(), values)?
+                }
+                _ => Arc::new(columns.next().expect("one column per text slot").finish()),
+            });
+        }
+        arrays.push(Arc::new(raw.finish()));
         RecordBatch::try_new(schema, arrays)
     }
+}
 
-    /// The raw text column, copied once from where each row's text lies, in
-    /// `order`.
-    fn finish_raw(&mut self, order: &[u32], chunks: &[&[u8]]) -> Result<ArrayRef, ArrowError> {
-        let total: usize = self.raw.iter().map(|s| s.len).sum();
-        let mut values = std::mem::take(&mut self.raw_spare);
-        values.clear();
-        values.reserve(total);
-        let mut offsets = Vec::with_capacity(order.len() + 1);
-        offsets.push(0i32);
-        for &i in order {
-            let slot = self.raw[i as usize];
-            let source = if slot.chunk == OWNED {
-                &self.owned_raw[..]
-            } else {
-                chunks.get(slot.chunk as usize).copied().ok_or_else(|| {
-                    ArrowError::InvalidArgumentError(format!(
-                        "raw text in missing chunk {}",
-                        slot.chunk
-                    ))
-                })?
-            };
-            let bytes = source
-                .get(slot.start..slot.start + slot.len)
-                .ok_or_else(|| {
-                    ArrowError::InvalidArgumentError("raw text outside its chunk".into())
-                })?;
-            values.extend_from_slice(bytes);
-            offsets.push(i32::try_from(values.len()).map_err(|_| {
-                ArrowError::InvalidArgumentError("raw text of one batch over 2 GiB".into())
-            })?);
-        }
-        self.raw.clear();
-        self.owned_raw.clear();
-        // SAFETY: every piece is a `&str` copied into the builder or chunk
-        // text that `ChunkText::new`'s caller vouched is UTF-8; pieces of
-        // UTF-8 joined are UTF-8, and the offsets fall between pieces
-        // (`OffsetBuffer::new` checks that they ascend).
-        let array = unsafe {
-            StringArray::new_unchecked(
-                OffsetBuffer::new(ScalarBuffer::from(offsets)),
-                Buffer::from_vec(values),
-                None,
-            )
+/// Entry numbers of `row` in a map column with these row ends.
+fn entries_of(ends: &[usize], row: usize) -> std::ops::Range<usize> {
+    let start = if row == 0 { 0 } else { ends[row - 1] };
+    start..ends[row]
+}
+
+/// Where spans point: the caller's chunks and the builder's own buffer.
+struct Sources<'c> {
+    chunks: &'c [&'c [u8]],
+    owned: &'c [u8],
+}
+
+impl<'c> Sources<'c> {
+    fn bytes(&self, span: Span) -> Result<Option<&'c [u8]>, ArrowError> {
+        let source = match span.chunk {
+            NO_VALUE => return Ok(None),
+            OWNED => self.owned,
+            chunk => self.chunks.get(chunk as usize).copied().ok_or_else(|| {
+                ArrowError::InvalidArgumentError(format!("text in missing chunk {chunk}"))
+            })?,
         };
-        Ok(Arc::new(array))
+        source
+            .get(span.start..span.start + span.len as usize)
+            .map(Some)
+            .ok_or_else(|| ArrowError::InvalidArgumentError("text outside its chunk".into()))
+    }
+}
+
+/// A string column filled in order, sized beforehand.
+struct TextColumn {
+    values: Vec<u8>,
+    offsets: Vec<i32>,
+    /// Validity, one bit per value; left empty until the first null.
+    nulls: Vec<u8>,
+}
+
+impl TextColumn {
+    /// Room for `rows` values of `bytes` in all, in `values`' buffer.
+    fn with_capacity(rows: usize, bytes: usize, mut values: Vec<u8>) -> Result<Self, ArrowError> {
+        // With the total known to fit, each offset below fits as well.
+        if i32::try_from(bytes).is_err() {
+            return Err(ArrowError::InvalidArgumentError(
+                "one column of a batch holds over 2 GiB of text".into(),
+            ));
+        }
+        values.clear();
+        values.reserve(bytes);
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Ok(TextColumn {
+            values,
+            offsets,
+            nulls: Vec::new(),
+        })
     }
 
-    /// Every column but the raw text, in append order.
-    fn finish_columns(&mut self, schema: &SchemaRef) -> Result<Vec<ArrayRef>, ArrowError> {
-        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.cols.len() + 1);
-        for (col, field) in self.cols.iter_mut().zip(schema.fields()) {
-            let array: ArrayRef = match col {
-                Col::Date(b) => Arc::new(b.finish()),
-                Col::Ts(b) => Arc::new(b.finish()),
-                Col::Text(b) => {
-                    let array = Arc::new(b.finish());
-                    // Start the next batch with room for one like this one, so the
-                    // large text columns are not grown (and copied) step by step.
-                    *b = StringBuilder::with_capacity(array.len(), array.value_data().len());
-                    array
+    fn push(&mut self, value: Option<&[u8]>) {
+        match value {
+            Some(v) => self.values.extend_from_slice(v),
+            None => {
+                let rows = self.offsets.len() - 1;
+                if self.nulls.is_empty() {
+                    // Every value so far was valid.
+                    self.nulls = vec![u8::MAX; self.offsets.capacity().div_ceil(8)];
                 }
-                Col::I32(b) => Arc::new(b.finish()),
-                Col::I64(b) => Arc::new(b.finish()),
-                Col::F64(b) => Arc::new(b.finish()),
-                Col::Bin(b) => Arc::new(b.finish()),
-                Col::Map(m) => {
-                    let MapCol {
-                        keys,
-                        text_values,
-                        num_values,
-                        offsets,
-                        numeric,
-                    } = m.as_mut();
-                    let DataType::Map(entries_field, sorted) = field.data_type() else {
-                        unreachable!("map column")
-                    };
-                    let DataType::Struct(entry_fields) = entries_field.data_type() else {
-                        unreachable!("map entries are a struct")
-                    };
-                    let values: ArrayRef = if *numeric {
-                        Arc::new(num_values.finish())
-                    } else {
-                        Arc::new(text_values.finish())
-                    };
-                    let entries = StructArray::try_new(
-                        entry_fields.clone(),
-                        vec![Arc::new(keys.finish()) as ArrayRef, values],
-                        None,
-                    )?;
-                    let offs = OffsetBuffer::new(std::mem::replace(offsets, vec![0]).into());
-                    Arc::new(MapArray::try_new(
-                        entries_field.clone(),
-                        offs,
-                        entries,
-                        None,
-                        *sorted,
-                    )?)
-                }
-            };
-            arrays.push(array);
+                self.nulls[rows / 8] &= !(1 << (rows % 8));
+            }
         }
-        Ok(arrays)
+        self.offsets.push(self.values.len() as i32);
     }
+
+    fn finish(self) -> StringArray {
+        let rows = self.offsets.len() - 1;
+        let nulls = (!self.nulls.is_empty())
+            .then(|| NullBuffer::new(BooleanBuffer::new(Buffer::from_vec(self.nulls), 0, rows)));
+        // SAFETY: every value is a `&str` copied into the builder's buffer,
+        // or the same bytes of a chunk that `ChunkText::new`'s caller vouched
+        // for; UTF-8 pieces joined are UTF-8, and the offsets fall between
+        // pieces (`OffsetBuffer::new` checks that they ascend).
+        unsafe {
+            StringArray::new_unchecked(
+                OffsetBuffer::new(ScalarBuffer::from(self.offsets)),
+                Buffer::from_vec(self.values),
+                nulls,
+            )
+        }
+    }
+}
+
+/// A map column of `map_type` from its entries in row order.
+fn map_array(
+    map_type: &DataType,
+    ends: Vec<i32>,
+    keys: StringArray,
+    values: ArrayRef,
+) -> Result<ArrayRef, ArrowError> {
+    let DataType::Map(entries_field, sorted) = map_type else {
+        unreachable!("map column")
+    };
+    let DataType::Struct(entry_fields) = entries_field.data_type() else {
+        unreachable!("map entries are a struct")
+    };
+    let entries = StructArray::try_new(entry_fields.clone(), vec![Arc::new(keys), values], None)?;
+    Ok(Arc::new(MapArray::try_new(
+        FieldRef::clone(entries_field),
+        OffsetBuffer::new(ScalarBuffer::from(ends)),
+        entries,
+        None,
+        *sorted,
+    )?))
 }
 
 /// Row numbers in [`SORT_ORDER`] (nulls first). Each row gets one integer
@@ -401,16 +630,11 @@ impl EventBatchBuilder {
 /// sent time), so the sort compares integers: arrow's `lexsort_to_indices`
 /// chooses each column's comparator at run time and compares the id strings
 /// every time; it took 3.7 % of ingest's instructions.
-fn sort_order(schema: &SchemaRef, arrays: &[ArrayRef]) -> Result<Vec<u32>, ArrowError> {
-    let [date, campaign, sent] = SORT_ORDER.map(|name| schema.index_of(name));
-    let dates = arrays[date?].as_primitive_opt::<Date32Type>();
-    let campaigns = arrays[campaign?].as_string_opt::<i32>();
-    let sent = arrays[sent?].as_primitive_opt::<TimestampMicrosecondType>();
-    let (Some(dates), Some(campaigns), Some(sent)) = (dates, campaigns, sent) else {
-        return Err(ArrowError::InvalidArgumentError(
-            "sort columns do not have the event schema's types".into(),
-        ));
-    };
+fn sort_order(
+    dates: &Date32Array,
+    campaigns: &[Option<&[u8]>],
+    sent: &TimestampMicrosecondArray,
+) -> Result<Vec<u32>, ArrowError> {
     if dates.len() >= 1 << 30 {
         return Err(ArrowError::InvalidArgumentError(
             "a batch to sort has over 2^30 rows".into(),
@@ -439,12 +663,12 @@ fn sort_order(schema: &SchemaRef, arrays: &[ArrayRef]) -> Result<Vec<u32>, Arrow
 
 /// Each row's campaign id as its rank among the batch's distinct ids in
 /// byte order, 0 for none.
-fn campaign_ranks(campaigns: &StringArray) -> Vec<u32> {
-    let mut ids: HashMap<&str, u32> = HashMap::new();
+fn campaign_ranks(campaigns: &[Option<&[u8]>]) -> Vec<u32> {
+    let mut ids: HashMap<&[u8], u32> = HashMap::new();
     for id in campaigns.iter().flatten() {
         ids.entry(id).or_default();
     }
-    let mut distinct: Vec<&str> = ids.keys().copied().collect();
+    let mut distinct: Vec<&[u8]> = ids.keys().copied().collect();
     distinct.sort_unstable();
     for (rank, id) in distinct.into_iter().enumerate() {
         ids.insert(id, rank as u32 + 1);
@@ -453,43 +677,6 @@ fn campaign_ranks(campaigns: &StringArray) -> Vec<u32> {
         .iter()
         .map(|id| id.map_or(0, |id| ids[id]))
         .collect()
-}
-
-/// `take` for a map column. Arrow's generic path extends the result row by
-/// row through `MutableArrayData`; gathering the entries by index instead
-/// lets each child (key and value strings) use the fast typed `take`.
-fn take_map(map: &MapArray, indices: &UInt32Array) -> Result<ArrayRef, ArrowError> {
-    // The builder never writes a null map; should one appear, its validity
-    // has to move with the rows, which the generic path does.
-    if map.nulls().is_some() {
-        return take(map, indices, None);
-    }
-    let offsets = map.value_offsets();
-    let mut entries = Vec::with_capacity(map.entries().len());
-    let mut new_offsets = Vec::with_capacity(indices.len() + 1);
-    new_offsets.push(0i32);
-    for &row in indices.values() {
-        let row = row as usize;
-        entries.extend(offsets[row] as u32..offsets[row + 1] as u32);
-        new_offsets.push(entries.len() as i32);
-    }
-    let entries = take(map.entries(), &UInt32Array::from(entries), None)?;
-    let DataType::Map(field, sorted) = map.data_type() else {
-        unreachable!("a map array has a map type")
-    };
-    Ok(Arc::new(MapArray::try_new(
-        field.clone(),
-        OffsetBuffer::new(ScalarBuffer::from(new_offsets)),
-        entries
-            .as_any()
-            .downcast_ref::<StructArray>()
-            .cloned()
-            .ok_or_else(|| {
-                ArrowError::InvalidArgumentError("map entries are not a struct".into())
-            })?,
-        None,
-        *sorted,
-    )?))
 }
 
 /// Column names in the order [`EventBatchBuilder::append`] writes them.
@@ -566,6 +753,7 @@ mod tests {
         };
         b.append(&e, &p);
         let chunk = br#"..{"a":1}"#;
+        let text = std::str::from_utf8(&chunk[2..]).unwrap();
         let later = Event {
             occurred_at: 2 * 86_400_000_000,
             ..e.clone()
@@ -573,8 +761,8 @@ mod tests {
         b.append(
             &later,
             &Provenance {
-                // SAFETY: bytes 2..9 of `chunk` are the ASCII text `{"a":1}`.
-                raw: Raw::InChunk(unsafe { ChunkText::new(0, 2, 7) }),
+                // SAFETY: `text` is bytes 2.. of `chunk`, passed as chunk 0.
+                raw: Raw::InChunk(unsafe { ChunkText::new(text, 0, 2) }),
                 ..p
             },
         );
@@ -598,6 +786,69 @@ mod tests {
     }
 
     #[test]
+    fn values_are_taken_from_where_they_lie() {
+        // Two records in one chunk; the second has an escaped value (owned),
+        // a value borrowed from elsewhere, and a missing one.
+        let chunk = r#"{"c":"x1","k":"v1"}{"c":"y2","e":"a\"b"}"#.as_bytes().to_vec();
+        let all = std::str::from_utf8(&chunk).unwrap();
+        let (first, second) = all.split_at(19);
+        let elsewhere = String::from("z9");
+        let mut b = EventBatchBuilder::new();
+        let rows = [
+            (
+                first,
+                0,
+                &first[6..8],
+                Some(&first[15..17]),
+                Some(&first[11..12]),
+            ),
+            (second, 19, &second[6..8], Some(r#"a"b"#), None),
+        ];
+        for (day, (text, start, campaign, value, key)) in rows.into_iter().enumerate().rev() {
+            let e = Event {
+                event_type: "_custom".into(),
+                occurred_at: day as i64 * 86_400_000_000,
+                campaign_id: Some(campaign.into()),
+                endpoint_id: value.map(Into::into),
+                app_id: key.map(|_| elsewhere.as_str().into()),
+                attributes: key
+                    .into_iter()
+                    .map(|k| (k.into(), text[15..17].into()))
+                    .collect(),
+                ..Event::default()
+            };
+            // SAFETY: `text` is the bytes at `start` of `chunk`, chunk 0.
+            let raw = Raw::InChunk(unsafe { ChunkText::new(text, 0, start) });
+            let p = Provenance {
+                source_file: "f",
+                source_offset: start as u64,
+                record_hash: 0,
+                raw,
+            };
+            b.append(&e, &p);
+        }
+        // Only what lies outside the chunk is copied, each repeated value
+        // once: `a"b`, `_custom`, `z9`, `unknown` (format), `f`, `` (channel).
+        assert_eq!(b.owned.len(), 3 + 7 + 2 + 7 + 1);
+        let batch = b.finish_sorted(&[&chunk]).unwrap();
+        let column = |name: &str| -> Vec<Option<String>> {
+            let a = batch.column_by_name(name).unwrap().as_string::<i32>();
+            a.iter().map(|v| v.map(str::to_owned)).collect()
+        };
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(column("campaign_id"), [s("x1"), s("y2")]);
+        assert_eq!(column("endpoint_id"), [s("v1"), s(r#"a"b"#)]);
+        assert_eq!(column("app_id"), [s("z9"), None]);
+        assert_eq!(column("raw"), [s(first), s(second)]);
+        assert_eq!(column("source_file"), [s("f"), s("f")]);
+        let attributes = batch.column_by_name("attributes").unwrap().as_map();
+        assert_eq!(attributes.value_offsets(), [0, 1, 1]);
+        let keys = attributes.keys().as_string::<i32>();
+        let values = attributes.values().as_string::<i32>();
+        assert_eq!((keys.value(0), values.value(0)), ("k", "v1"));
+    }
+
+    #[test]
     fn rows_sort_by_date_campaign_and_send_time_nulls_first() {
         const DAY: i64 = 86_400_000_000;
         // (day, campaign, sent_at): a day before 1970 and a negative send
@@ -617,7 +868,7 @@ mod tests {
             let e = Event {
                 event_type: "_email.send".into(),
                 occurred_at: day * DAY + 1,
-                campaign_id: campaign.map(Cow::Borrowed),
+                campaign_id: campaign.map(Into::into),
                 sent_at: *sent,
                 ..Event::default()
             };

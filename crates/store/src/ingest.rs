@@ -438,7 +438,7 @@ fn accept<'a>(
         // either passed to `write_batch` as the current one or moved,
         // untouched, into `retained`.
         Cow::Borrowed(_) => {
-            Raw::InChunk(unsafe { ChunkText::new(sink.current_chunk(), start, text.len()) })
+            Raw::InChunk(unsafe { ChunkText::new(text, sink.current_chunk(), start) })
         }
         Cow::Owned(rewritten) => Raw::Text(rewritten),
     };
