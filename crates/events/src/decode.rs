@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use crate::event::{Event, SourceFormat};
 use crate::wire::WireRecord;
-use crate::{pinpoint, ses};
+use crate::{pinpoint, pinpoint_reader, ses};
 
 /// Options that change how records map onto events.
 #[derive(Debug, Clone)]
@@ -56,19 +56,13 @@ pub fn decode_record<'a>(
     format_hint: Option<SourceFormat>,
     opts: &DecodeOptions,
 ) -> Result<Event<'a>, DecodeError> {
-    let wire: WireRecord<'a> = serde_json::from_str(text).map_err(|e| {
-        DecodeError(
-            if e.is_syntax() && e.to_string().starts_with("trailing characters") {
-                format!("{TRAILING}: {e}")
-            } else if e.is_eof() {
-                format!("truncated JSON record: {e}")
-            } else if e.is_syntax() {
-                format!("not valid JSON: {e}")
-            } else {
-                format!("unexpected field value: {e}")
-            },
-        )
-    })?;
+    // Most records take the specialised reader; the rest, and every broken
+    // one, serde (which says what is wrong).
+    let fast = pinpoint_reader::read(text).filter(|w| w.event_type.is_some());
+    let wire: WireRecord<'a> = match fast {
+        Some(wire) => wire,
+        None => serde_json::from_str(text).map_err(serde_error)?,
+    };
     let mut event = if wire.event_type.is_some() {
         pinpoint::to_event(wire)?
     } else if wire.ses_event_type.is_some() || wire.ses_notification_type.is_some() {
@@ -86,6 +80,20 @@ pub fn decode_record<'a>(
         event.format = Some(SourceFormat::FirehoseParquet);
     }
     Ok(event)
+}
+
+fn serde_error(e: serde_json::Error) -> DecodeError {
+    DecodeError(
+        if e.is_syntax() && e.to_string().starts_with("trailing characters") {
+            format!("{TRAILING}: {e}")
+        } else if e.is_eof() {
+            format!("truncated JSON record: {e}")
+        } else if e.is_syntax() {
+            format!("not valid JSON: {e}")
+        } else {
+            format!("unexpected field value: {e}")
+        },
+    )
 }
 
 /// Empty strings carry no value; they are stored as NULL so that

@@ -19,6 +19,7 @@ mod gzip;
 pub mod hash;
 pub mod pii;
 mod pinpoint;
+mod pinpoint_reader;
 pub mod schema;
 mod ses;
 pub mod source;

@@ -13,7 +13,7 @@ pub struct Micros(pub i64);
 // Epoch milliseconds beyond year 9999 are not timestamps a sender wrote.
 const MAX_MILLIS: i64 = 253_402_300_799_999;
 
-fn from_millis<E: de::Error>(ms: i64) -> Result<Micros, E> {
+pub(crate) fn from_millis<E: de::Error>(ms: i64) -> Result<Micros, E> {
     if !(-MAX_MILLIS..=MAX_MILLIS).contains(&ms) {
         return Err(E::custom(format!("timestamp {ms} is out of range")));
     }
