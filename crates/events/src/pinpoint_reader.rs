@@ -79,31 +79,13 @@ impl<'a> Reader<'a> {
                 }
                 "application" => {
                     first(&mut seen, 4)?;
-                    w.application = r.nullable(|r| {
-                        let mut a = Application::default();
-                        r.fields(
-                            |key| (key == "app_id").then_some(0),
-                            |r, _| {
-                                a.app_id = r.text()?;
-                                Some(())
-                            },
-                        )?;
-                        Some(a)
-                    })?;
+                    w.application = r.texts(["app_id"])?.map(|[app_id]| Application { app_id });
                 }
                 "client" => {
                     first(&mut seen, 5)?;
-                    w.client = r.nullable(|r| {
-                        let mut c = Client::default();
-                        r.fields(
-                            |key| (key == "client_id").then_some(0),
-                            |r, _| {
-                                c.client_id = r.text()?;
-                                Some(())
-                            },
-                        )?;
-                        Some(c)
-                    })?;
+                    w.client = r
+                        .texts(["client_id"])?
+                        .map(|[client_id]| Client { client_id });
                 }
                 "attributes" => {
                     first(&mut seen, 6)?;
@@ -226,61 +208,32 @@ impl<'a> Reader<'a> {
             |r, field| {
                 match field {
                     0 => m.mail = r.nullable(Self::mail)?.map(Box::new),
-                    1 => m.click = r.nullable(Self::engagement)?.map(Box::new),
-                    2 => m.open = r.nullable(Self::engagement)?.map(Box::new),
-                    3 => m.unsubscribe = r.nullable(Self::engagement)?.map(Box::new),
+                    1 => m.click = r.engagement()?.map(Box::new),
+                    2 => m.open = r.engagement()?.map(Box::new),
+                    3 => m.unsubscribe = r.engagement()?.map(Box::new),
                     4 => {
-                        m.bounce = r
-                            .nullable(|r| {
-                                let mut b = PinpointBounce::default();
-                                r.fields(
-                                    |key| match key {
-                                        "bounce_type" => Some(0),
-                                        "bounce_sub_type" => Some(1),
-                                        _ => None,
-                                    },
-                                    |r, field| {
-                                        let v = r.text()?;
-                                        match field {
-                                            0 => b.bounce_type = v,
-                                            _ => b.bounce_sub_type = v,
-                                        }
-                                        Some(())
-                                    },
-                                )?;
-                                Some(b)
-                            })?
-                            .map(Box::new)
+                        m.bounce = r.texts(["bounce_type", "bounce_sub_type"])?.map(
+                            |[bounce_type, bounce_sub_type]| {
+                                Box::new(PinpointBounce {
+                                    bounce_type,
+                                    bounce_sub_type,
+                                })
+                            },
+                        )
                     }
                     5 => {
-                        m.complaint = r
-                            .nullable(|r| {
-                                let mut c = PinpointComplaint::default();
-                                r.fields(
-                                    |key| (key == "complaint_feedback_type").then_some(0),
-                                    |r, _| {
-                                        c.complaint_feedback_type = r.text()?;
-                                        Some(())
-                                    },
-                                )?;
-                                Some(c)
-                            })?
-                            .map(Box::new)
+                        m.complaint = r.texts(["complaint_feedback_type"])?.map(
+                            |[complaint_feedback_type]| {
+                                Box::new(PinpointComplaint {
+                                    complaint_feedback_type,
+                                })
+                            },
+                        )
                     }
                     _ => {
                         m.reject = r
-                            .nullable(|r| {
-                                let mut s = SesReason::default();
-                                r.fields(
-                                    |key| (key == "reason").then_some(0),
-                                    |r, _| {
-                                        s.reason = r.text()?;
-                                        Some(())
-                                    },
-                                )?;
-                                Some(s)
-                            })?
-                            .map(Box::new)
+                            .texts(["reason"])?
+                            .map(|[reason]| Box::new(SesReason { reason }))
                     }
                 }
                 Some(())
@@ -316,17 +269,9 @@ impl<'a> Reader<'a> {
                         })?
                     }
                     _ => {
-                        m.common_headers = r.nullable(|r| {
-                            let mut h = PinpointHeaders::default();
-                            r.fields(
-                                |key| (key == "subject").then_some(0),
-                                |r, _| {
-                                    h.subject = r.text()?;
-                                    Some(())
-                                },
-                            )?;
-                            Some(h)
-                        })?
+                        m.common_headers = r
+                            .texts(["subject"])?
+                            .map(|[subject]| PinpointHeaders { subject })
                     }
                 }
                 Some(())
@@ -335,26 +280,15 @@ impl<'a> Reader<'a> {
         Some(m)
     }
 
-    fn engagement(&mut self) -> Option<PinpointEngagement<'a>> {
-        let mut e = PinpointEngagement::default();
-        self.fields(
-            |key| match key {
-                "link" => Some(0),
-                "user_agent" => Some(1),
-                "ip_address" => Some(2),
-                _ => None,
-            },
-            |r, field| {
-                let v = r.text()?;
-                match field {
-                    0 => e.link = v,
-                    1 => e.user_agent = v,
-                    _ => e.ip_address = v,
-                }
-                Some(())
-            },
-        )?;
-        Some(e)
+    fn engagement(&mut self) -> Option<Option<PinpointEngagement<'a>>> {
+        let engagement = self.texts(["link", "user_agent", "ip_address"])?;
+        Some(
+            engagement.map(|[link, user_agent, ip_address]| PinpointEngagement {
+                link,
+                user_agent,
+                ip_address,
+            }),
+        )
     }
 
     // ---- JSON
@@ -373,6 +307,22 @@ impl<'a> Reader<'a> {
                 read(r, f)
             }
             None => r.skip(),
+        })
+    }
+
+    /// `null`, or an object of which only the string fields `names` are
+    /// read.
+    fn texts<const N: usize>(&mut self, names: [&str; N]) -> Option<Option<[Option<Str<'a>>; N]>> {
+        self.nullable(|r| {
+            let mut values = [const { None }; N];
+            r.fields(
+                |key| names.iter().position(|n| *n == key).map(|i| i as u32),
+                |r, field| {
+                    values[field as usize] = r.text()?;
+                    Some(())
+                },
+            )?;
+            Some(values)
         })
     }
 
