@@ -662,20 +662,29 @@ fn sort_order(
 }
 
 /// Each row's campaign id as its rank among the batch's distinct ids in
-/// byte order, 0 for none.
+/// byte order, 0 for none. Each id is hashed once: rows get the number of
+/// their id among the distinct ones, and the few distinct ids are sorted.
 fn campaign_ranks(campaigns: &[Option<&[u8]>]) -> Vec<u32> {
-    let mut ids: HashMap<&[u8], u32> = HashMap::new();
-    for id in campaigns.iter().flatten() {
-        ids.entry(id).or_default();
-    }
-    let mut distinct: Vec<&[u8]> = ids.keys().copied().collect();
-    distinct.sort_unstable();
-    for (rank, id) in distinct.into_iter().enumerate() {
-        ids.insert(id, rank as u32 + 1);
-    }
-    campaigns
+    let mut numbers: HashMap<&[u8], u32> = HashMap::new();
+    let mut distinct: Vec<&[u8]> = Vec::new();
+    let rows: Vec<Option<u32>> = campaigns
         .iter()
-        .map(|id| id.map_or(0, |id| ids[id]))
+        .map(|id| {
+            let id = (*id)?;
+            Some(*numbers.entry(id).or_insert_with(|| {
+                distinct.push(id);
+                distinct.len() as u32 - 1
+            }))
+        })
+        .collect();
+    let mut by_id: Vec<u32> = (0..distinct.len() as u32).collect();
+    by_id.sort_unstable_by_key(|&n| distinct[n as usize]);
+    let mut rank = vec![0; distinct.len()];
+    for (r, &n) in by_id.iter().enumerate() {
+        rank[n as usize] = r as u32 + 1;
+    }
+    rows.into_iter()
+        .map(|n| n.map_or(0, |n| rank[n as usize]))
         .collect()
 }
 
