@@ -67,12 +67,15 @@ impl<'a> ChunkText<'a> {
     }
 
     /// Where `value` lies in the chunk, if it is part of this record's text.
+    #[inline(always)]
     fn span_of(&self, value: &str) -> Option<Span> {
         let offset = (value.as_ptr() as usize).wrapping_sub(self.text.as_ptr() as usize);
-        let inside = offset <= self.text.len() && value.len() <= self.text.len() - offset;
+        if offset > self.text.len() || value.len() > self.text.len() - offset {
+            return None;
+        }
         Some(Span {
             chunk: self.chunk,
-            len: u32::try_from(value.len()).ok().filter(|_| inside)?,
+            len: u32::try_from(value.len()).ok()?,
             start: self.start + offset,
         })
     }
@@ -243,6 +246,7 @@ impl EventBatchBuilder {
 
     /// Where `value` will be taken from: the record in its chunk, or a copy
     /// in `owned` (reusing slot `reuse`'s last copy when it is the same).
+    #[inline]
     fn place(&mut self, record: Option<&ChunkText<'_>>, value: &str, reuse: Option<usize>) -> Span {
         if let Some(span) = record.and_then(|r| r.span_of(value)) {
             return span;
@@ -273,6 +277,7 @@ impl EventBatchBuilder {
     }
 
     /// The next text slot of the row being appended.
+    #[inline]
     fn text(&mut self, record: Option<&ChunkText<'_>>, value: Option<&str>) {
         let slot = self.spans.len() - self.rows * self.slots;
         let span = match value {
@@ -526,6 +531,7 @@ struct Sources<'c> {
 }
 
 impl<'c> Sources<'c> {
+    #[inline(always)]
     fn bytes(&self, span: Span) -> Result<Option<&'c [u8]>, ArrowError> {
         let source = match span.chunk {
             NO_VALUE => return Ok(None),
@@ -569,6 +575,7 @@ impl TextColumn {
         })
     }
 
+    #[inline(always)]
     fn push(&mut self, value: Option<&[u8]>) {
         match value {
             Some(v) => self.values.extend_from_slice(v),
