@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::split::{Chunk, RecordSplitter};
 use crate::{DecodeOptions, Event, decode_record};
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/fixtures/aws-examples")
         .join(name);

@@ -172,23 +172,17 @@ impl<'a> Reader<'a> {
 
     fn facets(&mut self) -> Option<Facets<'a>> {
         let mut f = Facets::default();
-        self.fields(
-            |key| (key == "email_channel").then_some(0),
-            |r, _| {
-                f.email_channel = r.nullable(|r| {
-                    let mut c = EmailChannel::default();
-                    r.fields(
-                        |key| (key == "mail_event").then_some(0),
-                        |r, _| {
-                            c.mail_event = r.nullable(Self::mail_event)?;
-                            Some(())
-                        },
-                    )?;
-                    Some(c)
+        self.fields(&["email_channel"], |r, _| {
+            f.email_channel = r.nullable(|r| {
+                let mut c = EmailChannel::default();
+                r.fields(&["mail_event"], |r, _| {
+                    c.mail_event = r.nullable(Self::mail_event)?;
+                    Some(())
                 })?;
-                Some(())
-            },
-        )?;
+                Some(c)
+            })?;
+            Some(())
+        })?;
         Some(f)
     }
 
@@ -203,42 +197,39 @@ impl<'a> Reader<'a> {
             "reject",
         ];
         let mut m = MailEvent::default();
-        self.fields(
-            |key| KEYS.iter().position(|k| *k == key).map(|i| i as u32),
-            |r, field| {
-                match field {
-                    0 => m.mail = r.nullable(Self::mail)?.map(Box::new),
-                    1 => m.click = r.engagement()?.map(Box::new),
-                    2 => m.open = r.engagement()?.map(Box::new),
-                    3 => m.unsubscribe = r.engagement()?.map(Box::new),
-                    4 => {
-                        m.bounce = r.texts(["bounce_type", "bounce_sub_type"])?.map(
-                            |[bounce_type, bounce_sub_type]| {
-                                Box::new(PinpointBounce {
-                                    bounce_type,
-                                    bounce_sub_type,
-                                })
-                            },
-                        )
-                    }
-                    5 => {
-                        m.complaint = r.texts(["complaint_feedback_type"])?.map(
-                            |[complaint_feedback_type]| {
+        self.fields(&KEYS, |r, field| {
+            match field {
+                0 => m.mail = r.nullable(Self::mail)?.map(Box::new),
+                1 => m.click = r.engagement()?.map(Box::new),
+                2 => m.open = r.engagement()?.map(Box::new),
+                3 => m.unsubscribe = r.engagement()?.map(Box::new),
+                4 => {
+                    m.bounce = r.texts(["bounce_type", "bounce_sub_type"])?.map(
+                        |[bounce_type, bounce_sub_type]| {
+                            Box::new(PinpointBounce {
+                                bounce_type,
+                                bounce_sub_type,
+                            })
+                        },
+                    )
+                }
+                5 => {
+                    m.complaint =
+                        r.texts(["complaint_feedback_type"])?
+                            .map(|[complaint_feedback_type]| {
                                 Box::new(PinpointComplaint {
                                     complaint_feedback_type,
                                 })
-                            },
-                        )
-                    }
-                    _ => {
-                        m.reject = r
-                            .texts(["reason"])?
-                            .map(|[reason]| Box::new(SesReason { reason }))
-                    }
+                            })
                 }
-                Some(())
-            },
-        )?;
+                _ => {
+                    m.reject = r
+                        .texts(["reason"])?
+                        .map(|[reason]| Box::new(SesReason { reason }))
+                }
+            }
+            Some(())
+        })?;
         Some(m)
     }
 
@@ -251,32 +242,29 @@ impl<'a> Reader<'a> {
             "common_headers",
         ];
         let mut m = PinpointMail::default();
-        self.fields(
-            |key| KEYS.iter().position(|k| *k == key).map(|i| i as u32),
-            |r, field| {
-                match field {
-                    0 => m.message_id = r.text()?,
-                    1 => m.message_send_timestamp = r.millis()?,
-                    2 => m.from_address = r.text()?,
-                    3 => {
-                        m.destination = r.nullable(|r| {
-                            let mut out = Vec::with_capacity(1);
-                            r.array(|r| {
-                                out.push(Str(Cow::Borrowed(r.string()?)));
-                                Some(())
-                            })?;
-                            Some(out)
-                        })?
-                    }
-                    _ => {
-                        m.common_headers = r
-                            .texts(["subject"])?
-                            .map(|[subject]| PinpointHeaders { subject })
-                    }
+        self.fields(&KEYS, |r, field| {
+            match field {
+                0 => m.message_id = r.text()?,
+                1 => m.message_send_timestamp = r.millis()?,
+                2 => m.from_address = r.text()?,
+                3 => {
+                    m.destination = r.nullable(|r| {
+                        let mut out = Vec::with_capacity(1);
+                        r.array(|r| {
+                            out.push(Str(Cow::Borrowed(r.string()?)));
+                            Some(())
+                        })?;
+                        Some(out)
+                    })?
                 }
-                Some(())
-            },
-        )?;
+                _ => {
+                    m.common_headers = r
+                        .texts(["subject"])?
+                        .map(|[subject]| PinpointHeaders { subject })
+                }
+            }
+            Some(())
+        })?;
         Some(m)
     }
 
@@ -293,18 +281,18 @@ impl<'a> Reader<'a> {
 
     // ---- JSON
 
-    /// An object of a struct's fields: `field` numbers the keys it knows
-    /// (each may appear once), `read` reads their values; others are skipped.
+    /// An object of a struct's fields: `read` reads the value of the key
+    /// `names[i]` as field `i` (each may appear once); others are skipped.
     fn fields(
         &mut self,
-        field: impl Fn(&str) -> Option<u32>,
+        names: &[&str],
         mut read: impl FnMut(&mut Self, u32) -> Option<()>,
     ) -> Option<()> {
         let mut seen = 0;
-        self.object(|r, key| match field(key) {
+        self.object(|r, key| match names.iter().position(|n| *n == key) {
             Some(f) => {
-                first(&mut seen, f)?;
-                read(r, f)
+                first(&mut seen, f as u32)?;
+                read(r, f as u32)
             }
             None => r.skip(),
         })
@@ -315,13 +303,10 @@ impl<'a> Reader<'a> {
     fn texts<const N: usize>(&mut self, names: [&str; N]) -> Option<Option<[Option<Str<'a>>; N]>> {
         self.nullable(|r| {
             let mut values = [const { None }; N];
-            r.fields(
-                |key| names.iter().position(|n| *n == key).map(|i| i as u32),
-                |r, field| {
-                    values[field as usize] = r.text()?;
-                    Some(())
-                },
-            )?;
+            r.fields(&names, |r, field| {
+                values[field as usize] = r.text()?;
+                Some(())
+            })?;
             Some(values)
         })
     }
@@ -575,10 +560,12 @@ fn plain_run_end(bytes: &[u8], from: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use std::io::Read;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use super::*;
+    use crate::fixture_tests::fixture;
     use crate::pinpoint;
+    use crate::source::list_inputs;
 
     /// The event (or the reason there is none) from a Pinpoint wire record.
     fn event(w: WireRecord<'_>) -> String {
@@ -607,24 +594,9 @@ mod tests {
     }
 
     fn sample_lines() -> Vec<String> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.push(path);
-                }
-            }
-        }
-        let mut files = Vec::new();
-        walk(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample"),
-            &mut files,
-        );
-        files.sort();
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
         let mut lines = Vec::new();
-        for file in files {
+        for file in list_inputs(&[sample]).unwrap() {
             let mut text = String::new();
             flate2::read::MultiGzDecoder::new(std::fs::File::open(&file).unwrap())
                 .read_to_string(&mut text)
@@ -632,13 +604,6 @@ mod tests {
             lines.extend(text.lines().map(str::to_owned));
         }
         lines
-    }
-
-    fn fixture(name: &str) -> String {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/fixtures/aws-examples")
-            .join(name);
-        std::fs::read_to_string(path).unwrap()
     }
 
     /// Records of every shape the reader reads, hand-written where the
