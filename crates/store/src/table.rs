@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
-use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use datafusion::parquet::schema::types::ColumnPath;
 use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
@@ -115,6 +115,15 @@ pub fn writer_properties() -> WriterProperties {
     let path = |leaf: &[&str]| ColumnPath::new(leaf.iter().map(|s| s.to_string()).collect());
     let builder = WriterProperties::builder()
         .set_compression(zstd)
+        // Version 2 data pages compress the values where the encoder left
+        // them; version 1 pages first copy them behind the levels, then into
+        // a compression buffer that is grown (another copy) and shrunk (a
+        // third). 8 % less ingest time on the benchmark, files 2 % larger.
+        .set_writer_version(WriterVersion::PARQUET_2_0)
+        // ... but not version 2's default encodings (delta for integers and
+        // strings): after zstd they made the files only 3 % smaller, for 4 %
+        // more time and 380 MB more peak memory.
+        .set_encoding(Encoding::PLAIN)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(64 << 20))
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -212,5 +221,20 @@ mod tests {
     #[test]
     fn data_files_declare_no_sort_order() {
         assert_eq!(writer_properties().sorting_columns(), None);
+    }
+
+    #[test]
+    fn pages_are_version_2_with_plain_or_chosen_encodings() {
+        let props = writer_properties();
+        assert_eq!(props.writer_version(), WriterVersion::PARQUET_2_0);
+        for leaf in NO_DICTIONARY {
+            let path = ColumnPath::new(leaf.iter().map(|s| s.to_string()).collect());
+            let want = if leaf == &["raw"] {
+                Encoding::DELTA_LENGTH_BYTE_ARRAY
+            } else {
+                Encoding::PLAIN
+            };
+            assert_eq!(props.encoding(&path), Some(want), "{path}");
+        }
     }
 }
