@@ -85,6 +85,12 @@ const NO_DICTIONARY: &[&[&str]] = &[
     &["occurred_at"],
     &["sent_at"],
     &["source_offset"],
+    // One value per recipient, repeated by a message's few events: zstd packs
+    // the repeats (the files came out the same size), and interning every
+    // value cost 2-4 % of ingest time.
+    &["endpoint_id"],
+    &["address"],
+    &["ip_address"],
     // Map entries: zstd packs their repeats as well as a dictionary does
     // (the files came out the same size), and interning every key and value
     // cost 1.3 % of ingest's instructions.
