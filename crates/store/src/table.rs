@@ -115,10 +115,14 @@ const NO_STATISTICS: &[&str] = &[
     "ip_address",
 ];
 
+/// A Parquet column path from its names.
+fn column_path(names: &[&str]) -> ColumnPath {
+    ColumnPath::new(names.iter().map(|s| s.to_string()).collect())
+}
+
 /// How data files are encoded.
 pub fn writer_properties() -> WriterProperties {
     let zstd = Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"));
-    let path = |leaf: &[&str]| ColumnPath::new(leaf.iter().map(|s| s.to_string()).collect());
     let builder = WriterProperties::builder()
         .set_compression(zstd)
         // Version 2 data pages compress the values where the encoder left
@@ -142,15 +146,15 @@ pub fn writer_properties() -> WriterProperties {
         // The record text as lengths, then all the bytes: the plain encoder
         // grows a new buffer for every page (about 1 % of ingest in copies),
         // this one keeps its buffer.
-        .set_column_encoding(path(&["raw"]), Encoding::DELTA_LENGTH_BYTE_ARRAY)
-        .set_column_compression(path(&["record_hash"]), Compression::UNCOMPRESSED);
+        .set_column_encoding(column_path(&["raw"]), Encoding::DELTA_LENGTH_BYTE_ARRAY)
+        .set_column_compression(column_path(&["record_hash"]), Compression::UNCOMPRESSED);
     let builder = NO_DICTIONARY.iter().fold(builder, |b, leaf| {
-        b.set_column_dictionary_enabled(path(leaf), false)
+        b.set_column_dictionary_enabled(column_path(leaf), false)
     });
     NO_STATISTICS
         .iter()
         .fold(builder, |b, name| {
-            b.set_column_statistics_enabled(path(&[name]), EnabledStatistics::None)
+            b.set_column_statistics_enabled(column_path(&[name]), EnabledStatistics::None)
         })
         .build()
 }
@@ -196,7 +200,7 @@ mod tests {
 
     /// A key or value leaf of a map column, in Parquet's path form.
     fn map_child(map: &str, leaf: &str) -> ColumnPath {
-        ColumnPath::new(vec![map.into(), "key_value".into(), leaf.into()])
+        column_path(&[map, "key_value", leaf])
     }
 
     #[test]
@@ -234,7 +238,7 @@ mod tests {
         let props = writer_properties();
         assert_eq!(props.writer_version(), WriterVersion::PARQUET_2_0);
         for leaf in NO_DICTIONARY {
-            let path = ColumnPath::new(leaf.iter().map(|s| s.to_string()).collect());
+            let path = column_path(leaf);
             let want = if leaf == &["raw"] {
                 Encoding::DELTA_LENGTH_BYTE_ARRAY
             } else {
