@@ -469,7 +469,12 @@ impl EventBatchBuilder {
         let mut metric_values = Vec::with_capacity(metrics.values.len());
         let mut metric_ends = Vec::with_capacity(self.rows + 1);
         metric_ends.push(0i32);
-        for &row in order.values() {
+        for (i, &row) in order.values().iter().enumerate() {
+            if let Some(&ahead) = order.values().get(i + PREFETCH_ROWS) {
+                // The row after next lies elsewhere in the chunks: ask for its
+                // record while this one is copied.
+                text.prefetch(self.spans[(ahead as usize + 1) * self.slots - 1]);
+            }
             let row = row as usize;
             let spans = &self.spans[row * self.slots..(row + 1) * self.slots];
             let (raw_span, spans) = spans.split_last().expect("raw is a slot");
@@ -545,7 +550,26 @@ impl<'c> Sources<'c> {
             .map(Some)
             .ok_or_else(|| ArrowError::InvalidArgumentError("text outside its chunk".into()))
     }
+
+    /// Have the cache lines of `span`'s bytes loaded, without waiting.
+    #[inline(always)]
+    fn prefetch(&self, span: Span) {
+        #[cfg(target_arch = "x86_64")]
+        if let Ok(Some(bytes)) = self.bytes(span) {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            for line in bytes.chunks(64) {
+                // SAFETY: a prefetch reads nothing and cannot fault; the
+                // address is inside `bytes` anyway.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = span;
+    }
 }
+
+/// How many rows ahead of the copy their record text is prefetched.
+const PREFETCH_ROWS: usize = 4;
 
 /// A string column filled in order, sized beforehand.
 struct TextColumn {
