@@ -9,6 +9,7 @@
 //! copy reads each record once while it is in cache.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -21,6 +22,7 @@ use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{DataType, FieldRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
+use xxhash_rust::xxh3::xxh3_64;
 
 use crate::event::Event;
 #[cfg(test)]
@@ -696,7 +698,7 @@ fn sort_order(
 /// byte order, 0 for none. Each id is hashed once: rows get the number of
 /// their id among the distinct ones, and the few distinct ids are sorted.
 fn campaign_ranks(campaigns: &[Option<&[u8]>]) -> Vec<u32> {
-    let mut numbers: HashMap<&[u8], u32> = HashMap::new();
+    let mut numbers: HashMap<&[u8], u32, BuildHasherDefault<IdHasher>> = HashMap::default();
     let mut distinct: Vec<&[u8]> = Vec::new();
     let rows: Vec<Option<u32>> = campaigns
         .iter()
@@ -717,6 +719,27 @@ fn campaign_ranks(campaigns: &[Option<&[u8]>]) -> Vec<u32> {
     rows.into_iter()
         .map(|n| n.map_or(0, |n| rank[n as usize]))
         .collect()
+}
+
+/// Hashes campaign ids with xxh3: the standard library's SipHash, keyed
+/// against hash flooding that the writer of one batch cannot mount, took 3 %
+/// of ingest time here.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = self.0.rotate_left(5) ^ xxh3_64(bytes);
+    }
+
+    /// The length `[u8]` writes first: mixed in without hashing it.
+    fn write_usize(&mut self, n: usize) {
+        self.0 ^= n as u64;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Column names in the order [`EventBatchBuilder::append`] writes them.
