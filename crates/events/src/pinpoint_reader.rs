@@ -559,13 +559,13 @@ fn plain_run_end(bytes: &[u8], from: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
     use std::path::Path;
 
     use super::*;
     use crate::fixture_tests::fixture;
     use crate::pinpoint;
-    use crate::source::list_inputs;
+    use crate::source::{SourceItem, list_inputs, open_source};
+    use crate::split::Chunk;
 
     /// The event (or the reason there is none) from a Pinpoint wire record.
     fn event(w: WireRecord<'_>) -> String {
@@ -593,15 +593,20 @@ mod tests {
         true
     }
 
+    /// Every record of `data/sample`, read as ingest reads it.
     fn sample_lines() -> Vec<String> {
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
         let mut lines = Vec::new();
+        let mut chunk = Chunk::default();
         for file in list_inputs(&[sample]).unwrap() {
-            let mut text = String::new();
-            flate2::read::MultiGzDecoder::new(std::fs::File::open(&file).unwrap())
-                .read_to_string(&mut text)
-                .unwrap();
-            lines.extend(text.lines().map(str::to_owned));
+            let mut source = open_source(&file);
+            while let SourceItem::Chunk = source.next_chunk(&mut chunk) {
+                lines.extend(chunk.records.iter().filter_map(|span| {
+                    std::str::from_utf8(chunk.record(span))
+                        .ok()
+                        .map(str::to_owned)
+                }));
+            }
         }
         lines
     }
