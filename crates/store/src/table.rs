@@ -99,6 +99,29 @@ const NO_DICTIONARY: &[&[&str]] = &[
     &["metrics", "key_value", "key"],
 ];
 
+/// Leaves compressed (zstd): the large ones, and free text that may outgrow
+/// its dictionary. The others are a dictionary of a few values and their
+/// run-length encoded indices, or random hashes: zstd made them no smaller,
+/// and every compressed column costs a compressor and a decompressor for
+/// each file's column chunk, and the work of each page.
+const COMPRESSED: &[&[&str]] = &[
+    &["raw"],
+    &["message_key"],
+    &["message_id"],
+    &["occurred_at"],
+    &["sent_at"],
+    &["source_offset"],
+    &["endpoint_id"],
+    &["address"],
+    &["ip_address"],
+    &["attributes", "key_value", "key"],
+    &["attributes", "key_value", "value"],
+    &["metrics", "key_value", "key"],
+    &["link"],
+    &["user_agent"],
+    &["subject"],
+];
+
 /// Columns without statistics. The raw text and the hash are never
 /// filtered on by range; per-recipient or free-text values lie in no order
 /// in a file, so their min/max prune nothing, and comparing every value
@@ -124,7 +147,7 @@ fn column_path(names: &[&str]) -> ColumnPath {
 pub fn writer_properties() -> WriterProperties {
     let zstd = Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"));
     let builder = WriterProperties::builder()
-        .set_compression(zstd)
+        .set_compression(Compression::UNCOMPRESSED)
         // Version 2 data pages compress the values where the encoder left
         // them; version 1 pages first copy them behind the levels, then into
         // a compression buffer that is grown (another copy) and shrunk (a
@@ -146,10 +169,12 @@ pub fn writer_properties() -> WriterProperties {
         // The record text as lengths, then all the bytes: the plain encoder
         // grows a new buffer for every page (about 1 % of ingest in copies),
         // this one keeps its buffer.
-        .set_column_encoding(column_path(&["raw"]), Encoding::DELTA_LENGTH_BYTE_ARRAY)
-        .set_column_compression(column_path(&["record_hash"]), Compression::UNCOMPRESSED);
+        .set_column_encoding(column_path(&["raw"]), Encoding::DELTA_LENGTH_BYTE_ARRAY);
     let builder = NO_DICTIONARY.iter().fold(builder, |b, leaf| {
         b.set_column_dictionary_enabled(column_path(leaf), false)
+    });
+    let builder = COMPRESSED.iter().fold(builder, |b, leaf| {
+        b.set_column_compression(column_path(leaf), zstd)
     });
     NO_STATISTICS
         .iter()
