@@ -52,14 +52,30 @@ impl DedupeIndex {
         }
     }
 
-    /// Mark (date, identity) as seen; true when it was not seen before.
-    pub fn insert(&self, date: i32, id: u128) -> Result<bool> {
+    /// Mark each (date, identity) as seen, in order; returns the positions
+    /// in `ids` of those seen before (a later copy of an earlier one
+    /// included). One call per batch: the workers share this index, and
+    /// taking its lock for every record cost 3 % of ingest time in the
+    /// lock's cache line going back and forth between them.
+    pub fn insert_all(&self, ids: &[(i32, u128)]) -> Result<Vec<usize>> {
         let mut dates = self.dates.lock().map_err(|_| poisoned())?;
-        let set = match dates.entry(date) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(self.load(date)?),
-        };
-        Ok(set.insert(id))
+        let mut seen = Vec::new();
+        let mut start = 0;
+        // Runs of one date (records arrive in time order) share a lookup.
+        for run in ids.chunk_by(|a, b| a.0 == b.0) {
+            let date = run[0].0;
+            let set = match dates.entry(date) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.load(date)?),
+            };
+            for (i, &(_, id)) in run.iter().enumerate() {
+                if !set.insert(id) {
+                    seen.push(start + i);
+                }
+            }
+            start += run.len();
+        }
+        Ok(seen)
     }
 
     /// Identities already stored for one date.
@@ -106,4 +122,21 @@ impl DedupeIndex {
 
 fn poisoned() -> Error {
     Error::Other("ingest worker failed while holding the de-duplication index".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_all_reports_what_was_seen_before_in_order() {
+        // No stored files: nothing is read from the table.
+        let index = DedupeIndex::new(Path::new("no-table"), HashMap::new());
+        // Runs of dates; a copy within the call, and one id on two dates.
+        let first = [(1, 10), (1, 11), (1, 10), (2, 10), (1, 12)];
+        assert_eq!(index.insert_all(&first).unwrap(), [2]);
+        let second = [(2, 11), (1, 11), (2, 10), (3, 10)];
+        assert_eq!(index.insert_all(&second).unwrap(), [1, 2]);
+        assert_eq!(index.insert_all(&[]).unwrap(), Vec::<usize>::new());
+    }
 }

@@ -264,6 +264,7 @@ fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
     let mut sink = Sink {
         writer: new_writer(shared.table)?,
         builder: EventBatchBuilder::new(),
+        identities: Vec::new(),
         open_dates: BTreeSet::new(),
         adds: Vec::new(),
         retained: Vec::new(),
@@ -278,7 +279,7 @@ fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
         ingest_file(shared, path, &mut chunk, &mut sink, &mut totals)?;
         shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
-    sink.write_batch(shared, &[])?;
+    sink.write_batch(shared, &[], &mut totals)?;
     sink.finish_files(shared)?;
     totals.adds = sink.adds;
     Ok(totals)
@@ -305,6 +306,8 @@ fn new_writer(table: &DeltaTable) -> Result<DeltaWriter> {
 struct Sink {
     writer: DeltaWriter,
     builder: EventBatchBuilder,
+    /// (event date, record identity) of each buffered row, in append order.
+    identities: Vec<(i32, u128)>,
     /// Partitions with a file open in the writer.
     open_dates: BTreeSet<i32>,
     adds: Vec<Add>,
@@ -345,9 +348,22 @@ impl Sink {
     /// Sort the buffered rows (event_date, campaign_id, sent_at) and hand
     /// each date's rows to the writer as a zero-copy slice. `current` is the
     /// chunk being read, if rows point into it.
-    fn write_batch(&mut self, shared: &Shared<'_>, current: &[u8]) -> Result<()> {
+    /// De-duplicate the buffered rows and write the new ones.
+    fn write_batch(
+        &mut self,
+        shared: &Shared<'_>,
+        current: &[u8],
+        totals: &mut WorkerTotals,
+    ) -> Result<()> {
         if self.builder.is_empty() {
             return Ok(());
+        }
+        let seen = shared.dedupe.insert_all(&self.identities)?;
+        totals.duplicates += seen.len() as u64;
+        totals.stored += (self.identities.len() - seen.len()) as u64;
+        self.identities.clear();
+        for row in seen {
+            self.builder.drop_row(row);
         }
         let chunks: Vec<&[u8]> = self
             .retained
@@ -426,10 +442,9 @@ fn accept<'a>(
         offset,
     } = record;
     let hash = record_hash(text.as_bytes(), event.event_id.as_deref());
-    if !shared.dedupe.insert(event.event_date(), hash)? {
-        totals.duplicates += 1;
-        return Ok(());
-    }
+    // Whether it was seen before is asked for the whole batch at once, when
+    // it is written; a duplicate's row is dropped then.
+    sink.identities.push((event.event_date(), hash));
     let mut raw = Cow::Borrowed(text);
     shared.scrubber.scrub(&mut event, &mut raw);
     let raw = match &raw {
@@ -451,9 +466,8 @@ fn accept<'a>(
             raw,
         },
     );
-    totals.stored += 1;
     if sink.builder.len() >= BATCH_ROWS || sink.builder.approx_bytes() >= BATCH_BYTES {
-        sink.write_batch(shared, chunk)?;
+        sink.write_batch(shared, chunk, totals)?;
     }
     Ok(())
 }
