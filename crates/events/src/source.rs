@@ -109,7 +109,8 @@ pub fn open_source(path: &Path) -> RecordSource {
         };
     }
     let reader: Box<dyn Fill + Send> = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        Box::new(Gzip::new(file))
+        let size = file.metadata().ok().map(|m| m.len());
+        Box::new(Gzip::new(file, size))
     } else {
         Box::new(Plain(file))
     };
