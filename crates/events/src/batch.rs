@@ -78,18 +78,20 @@ impl<'a> ChunkText<'a> {
         Some(Span {
             chunk: self.chunk,
             len: u32::try_from(value.len()).ok()?,
-            start: self.start + offset,
+            start: u32::try_from(self.start + offset).ok()?,
         })
     }
 }
 
 /// Where one text value lies: `len` bytes at `start` of chunk number
 /// `chunk`, of the builder's own buffer ([`OWNED`]), or no value ([`NULL`]).
+/// Twelve bytes: a batch holds tens of spans per row, written as rows are
+/// appended and read in sorted order, and their memory traffic showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Span {
     chunk: u32,
     len: u32,
-    start: usize,
+    start: u32,
 }
 
 const OWNED: u32 = u32::MAX;
@@ -162,7 +164,8 @@ pub struct EventBatchBuilder {
     metrics: Entries<f64>,
     /// Text that lies in no chunk: rewritten records, normalised values.
     owned: Vec<u8>,
-    /// A text value over 4 GiB was appended; finishing fails.
+    /// A text value over 4 GiB, or past 4 GiB of copied text, was appended;
+    /// finishing fails.
     too_long: bool,
     /// Rows left out of the batch ([`Self::drop_row`]); empty until the
     /// first one.
@@ -265,19 +268,23 @@ impl EventBatchBuilder {
             let last = self.last_owned[slot];
             if last != NULL
                 && last.len as usize == value.len()
-                && &self.owned[last.start..last.start + value.len()] == value.as_bytes()
+                && self
+                    .owned
+                    .get(last.start as usize..last.start as usize + value.len())
+                    == Some(value.as_bytes())
             {
                 return last;
             }
         }
-        let Ok(len) = u32::try_from(value.len()) else {
+        let (Ok(len), Ok(start)) = (u32::try_from(value.len()), u32::try_from(self.owned.len()))
+        else {
             self.too_long = true;
             return NULL;
         };
         let span = Span {
             chunk: OWNED,
             len,
-            start: self.owned.len(),
+            start,
         };
         self.owned.extend_from_slice(value.as_bytes());
         if let Some(slot) = reuse {
@@ -418,7 +425,7 @@ impl EventBatchBuilder {
     fn build(&mut self, chunks: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
         if self.too_long {
             return Err(ArrowError::InvalidArgumentError(
-                "a text value of over 4 GiB".into(),
+                "a text value of over 4 GiB, or over 4 GiB of text in one batch".into(),
             ));
         }
         let schema = event_schema();
@@ -570,7 +577,7 @@ impl<'c> Sources<'c> {
             })?,
         };
         source
-            .get(span.start..span.start + span.len as usize)
+            .get(span.start as usize..span.start as usize + span.len as usize)
             .map(Some)
             .ok_or_else(|| ArrowError::InvalidArgumentError("text outside its chunk".into()))
     }
