@@ -3,16 +3,26 @@
 
 /// Channel of a `delivery_type` attribute (`_campaign.send`, `_journey.send`).
 pub fn channel_of_delivery_type(delivery_type: &str) -> &'static str {
-    match delivery_type.to_ascii_uppercase().as_str() {
-        "EMAIL" => "email",
-        "SMS" => "sms",
-        "VOICE" => "voice",
-        "IN_APP" | "INAPP" => "in_app",
-        "CUSTOM" => "custom",
-        "GCM" | "APNS" | "APNS_SANDBOX" | "APNS_VOIP" | "APNS_VOIP_SANDBOX" | "ADM" | "BAIDU"
-        | "PUSH" => "push",
-        _ => "custom",
-    }
+    const CHANNELS: &[(&str, &str)] = &[
+        ("EMAIL", "email"),
+        ("SMS", "sms"),
+        ("VOICE", "voice"),
+        ("IN_APP", "in_app"),
+        ("INAPP", "in_app"),
+        ("GCM", "push"),
+        ("APNS", "push"),
+        ("APNS_SANDBOX", "push"),
+        ("APNS_VOIP", "push"),
+        ("APNS_VOIP_SANDBOX", "push"),
+        ("ADM", "push"),
+        ("BAIDU", "push"),
+        ("PUSH", "push"),
+    ];
+    // Compared without changing case in a copy: this runs for every send.
+    CHANNELS
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(delivery_type))
+        .map_or("custom", |&(_, channel)| channel)
 }
 
 /// Channel of an event type; `delivery_type` decides for send records that
@@ -59,6 +69,20 @@ mod tests {
         assert_eq!(channel_of("_sms.buffered", None), "sms");
         assert_eq!(channel_of("_campaign.send", Some("GCM")), "push");
         assert_eq!(channel_of("_campaign.send", Some("EMAIL")), "email");
+        for (delivery_type, channel) in [
+            ("apns_voip_sandbox", "push"),
+            ("InApp", "in_app"),
+            ("Sms", "sms"),
+            ("CUSTOM", "custom"),
+            ("FAX", "custom"),
+            ("", "custom"),
+        ] {
+            assert_eq!(
+                channel_of_delivery_type(delivery_type),
+                channel,
+                "{delivery_type}"
+            );
+        }
         assert_eq!(channel_of("_campaign.opened_notification", None), "push");
         assert_eq!(channel_of("_session.start", None), "app");
         assert_eq!(
