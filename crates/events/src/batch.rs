@@ -404,8 +404,8 @@ impl EventBatchBuilder {
     }
 
     /// Finish the rows appended so far, but the dropped ones, into one batch
-    /// in [`SORT_ORDER`] and start anew. `chunks` are the caller's chunks that [`Raw::InChunk`]
-    /// rows point into.
+    /// in [`SORT_ORDER`] and start anew. `chunks` are the caller's chunks
+    /// that [`Raw::InChunk`] rows point into.
     pub fn finish_sorted(&mut self, chunks: &[&[u8]]) -> Result<RecordBatch, ArrowError> {
         let batch = self.build(chunks);
         self.spans.clear();

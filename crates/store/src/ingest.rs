@@ -345,10 +345,10 @@ impl Sink {
         self.retained.len() as u32
     }
 
-    /// Sort the buffered rows (event_date, campaign_id, sent_at) and hand
-    /// each date's rows to the writer as a zero-copy slice. `current` is the
-    /// chunk being read, if rows point into it.
-    /// De-duplicate the buffered rows and write the new ones.
+    /// Leave out the buffered rows seen before (asking the shared index for
+    /// the whole batch at once), sort the others (event_date, campaign_id,
+    /// sent_at) and hand each date's rows to the writer as a zero-copy
+    /// slice. `current` is the chunk being read, if rows point into it.
     fn write_batch(
         &mut self,
         shared: &Shared<'_>,
