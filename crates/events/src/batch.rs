@@ -998,13 +998,7 @@ mod tests {
                 sent_at: *sent,
                 ..Event::default()
             };
-            let p = Provenance {
-                source_file: "f",
-                source_offset: 0,
-                record_hash: 0,
-                raw: Raw::Text(name),
-            };
-            b.append(&e, &p);
+            b.append(&e, &copied(name));
         }
         let batch = b.finish_sorted(&[]).unwrap();
         let raw = batch.column_by_name("raw").unwrap().as_string::<i32>();
@@ -1014,15 +1008,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn maps_follow_their_rows_when_sorted() {
-        let mut b = EventBatchBuilder::new();
-        let p = Provenance {
+    /// A row whose record text is copied (it lies in no chunk).
+    fn copied(raw: &str) -> Provenance<'_> {
+        Provenance {
             source_file: "f",
             source_offset: 0,
             record_hash: 0,
-            raw: Raw::Text("{}"),
-        };
+            raw: Raw::Text(raw),
+        }
+    }
+
+    #[test]
+    fn maps_follow_their_rows_when_sorted() {
+        let mut b = EventBatchBuilder::new();
+        let p = copied("{}");
         // Days 3, 1, 2 with 2, 0 and 1 attributes; sorted: 1, 2, 3.
         for (day, attrs) in [(3, vec!["a", "b"]), (1, vec![]), (2, vec!["c"])] {
             let e = Event {
@@ -1080,13 +1079,7 @@ mod tests {
                 attributes: vec![("k".into(), name.into())],
                 ..Event::default()
             };
-            let p = Provenance {
-                source_file: "f",
-                source_offset: 0,
-                record_hash: 0,
-                raw: Raw::Text(name),
-            };
-            b.append(&e, &p);
+            b.append(&e, &copied(name));
         };
         for (day, name) in [(4, "r0"), (3, "r1"), (2, "r2"), (1, "r3")] {
             append(&mut b, day, name);

@@ -23,7 +23,7 @@ use deltalake::kernel::StructType;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::{DeltaTable, TableProperty};
 use futures::TryStreamExt;
-use sendlens_events::schema::{EVENT_DATE, event_schema};
+use sendlens_events::schema::{EVENT_DATE, RECORD_HASH, event_schema};
 use url::Url;
 
 use crate::error::{Error, Result};
@@ -99,28 +99,13 @@ const NO_DICTIONARY: &[&[&str]] = &[
     &["metrics", "key_value", "key"],
 ];
 
-/// Leaves compressed (zstd): the large ones, and free text that may outgrow
-/// its dictionary. The others are a dictionary of a few values and their
-/// run-length encoded indices, or random hashes: zstd made them no smaller,
-/// and every compressed column costs a compressor and a decompressor for
-/// each file's column chunk, and the work of each page.
-const COMPRESSED: &[&[&str]] = &[
-    &["raw"],
-    &["message_key"],
-    &["message_id"],
-    &["occurred_at"],
-    &["sent_at"],
-    &["source_offset"],
-    &["endpoint_id"],
-    &["address"],
-    &["ip_address"],
-    &["attributes", "key_value", "key"],
-    &["attributes", "key_value", "value"],
-    &["metrics", "key_value", "key"],
-    &["link"],
-    &["user_agent"],
-    &["subject"],
-];
+/// Leaves with a dictionary that hold free text, which may outgrow it.
+/// These and the leaves without a dictionary, but the record hash (random
+/// bytes), are compressed (zstd). The others are a dictionary of a few values
+/// and their run-length encoded indices: zstd made them no smaller, and every
+/// compressed column costs a compressor and a decompressor for each file's
+/// column chunk, and the work of each page.
+const FREE_TEXT: &[&[&str]] = &[&["link"], &["user_agent"], &["subject"]];
 
 /// Columns without statistics. The raw text and the hash are never
 /// filtered on by range; per-recipient or free-text values lie in no order
@@ -180,9 +165,13 @@ pub fn writer_properties() -> WriterProperties {
     let builder = NO_DICTIONARY.iter().fold(builder, |b, leaf| {
         b.set_column_dictionary_enabled(column_path(leaf), false)
     });
-    let builder = COMPRESSED.iter().fold(builder, |b, leaf| {
-        b.set_column_compression(column_path(leaf), zstd)
-    });
+    let builder = NO_DICTIONARY
+        .iter()
+        .filter(|leaf| **leaf != [RECORD_HASH])
+        .chain(FREE_TEXT)
+        .fold(builder, |b, leaf| {
+            b.set_column_compression(column_path(leaf), zstd)
+        });
     NO_STATISTICS
         .iter()
         .fold(builder, |b, name| {
@@ -277,6 +266,24 @@ mod tests {
                 Encoding::PLAIN
             };
             assert_eq!(props.encoding(&path), Some(want), "{path}");
+        }
+    }
+
+    #[test]
+    fn large_and_free_text_columns_are_compressed_the_rest_not() {
+        let props = writer_properties();
+        let zstd = Compression::ZSTD(ZstdLevel::try_new(1).unwrap());
+        for (leaf, want) in [
+            (&["raw"][..], zstd),
+            (&["attributes", "key_value", "value"], zstd),
+            (&["endpoint_id"], zstd),
+            (&["subject"], zstd),
+            (&["record_hash"], Compression::UNCOMPRESSED),
+            (&["event_type"], Compression::UNCOMPRESSED),
+            (&["campaign_id"], Compression::UNCOMPRESSED),
+        ] {
+            let path = column_path(leaf);
+            assert_eq!(props.compression(&path), want, "{path}");
         }
     }
 }
