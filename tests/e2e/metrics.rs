@@ -884,6 +884,46 @@ fn generated_stream_rates_stay_in_range_and_views_agree() {
 }
 
 #[test]
+fn facts_built_in_campaign_slices_agree_with_the_views() {
+    let ws = Ws::new();
+    let input = ws.scratch("gen");
+    crate::support::generate(&input, 20_000, 12);
+    ws.ingest(&[&input]);
+    // Rebuild the facts in slices of about 2,500 events.
+    let facts = ws.path().join(".sendlens/facts");
+    std::fs::remove_dir_all(&facts).unwrap();
+    let p = ws.path();
+    let out = crate::support::bin()
+        .args(["--workspace", p.to_str().unwrap(), "refresh"])
+        .env("SENDLENS_FACTS_SLICE_EVENTS", "2500")
+        .output()
+        .unwrap();
+    crate::support::assert_success(&out, &["refresh"]);
+    let copy = std::fs::read_dir(&facts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("_complete").exists())
+        .expect("a complete copy");
+    let slices: std::collections::BTreeSet<String> = std::fs::read_dir(copy.join("message_facts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy()[..5].to_string())
+        .collect();
+    assert!(slices.len() >= 4, "built in slices: {slices:?}");
+    assert_facts_match_views(
+        &ws,
+        &[
+            "SELECT * FROM message_facts ORDER BY message_key, campaign_id",
+            "SELECT * FROM campaign_targets ORDER BY campaign_id, run_id, treatment_id, endpoint_id, target_at, from_send",
+            "SELECT campaign_id, event_type, count(*) AS n, count(DISTINCT message_key) AS messages, sum(sets) AS sets \
+             FROM message_events GROUP BY campaign_id, event_type ORDER BY campaign_id, event_type",
+            "SELECT * FROM campaign_metrics ORDER BY campaign_id",
+            "SELECT * FROM campaign_run_metrics ORDER BY campaign_id, run_id",
+            "SELECT * FROM campaign_daily_metrics ORDER BY campaign_id, day",
+        ],
+    );
+}
+
+#[test]
 fn the_reference_document_is_current() {
     let generated = crate::support::run_ok(&["functions", "--markdown"]);
     let committed =

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, UInt64Type};
 use datafusion::common::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::error::{DataFusionError, Result};
@@ -22,7 +25,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use deltalake::DeltaTable;
 use sendlens_store::Workspace;
 
-use crate::sql;
+use crate::{EVENTS_TABLE, sql};
 
 /// The materialized tables: name, defining query, sort order. Each reads
 /// only the ones before it.
@@ -106,8 +109,27 @@ pub async fn register_current(
     Ok(true)
 }
 
+/// Events per slice of campaigns the facts are built in (a refresh holds one
+/// slice's messages, joins and sorts in memory at a time); the environment
+/// variable `SENDLENS_FACTS_SLICE_EVENTS` overrides it.
+const SLICE_EVENTS: u64 = 1 << 19;
+
+fn slice_events() -> u64 {
+    std::env::var("SENDLENS_FACTS_SLICE_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(SLICE_EVENTS)
+}
+
 /// Rebuild the facts for the table's current version (nothing to do when they
 /// are current). Older versions are removed.
+///
+/// Every materialized row belongs to one campaign (or none), and every row
+/// it is computed from has that campaign: the facts are built slice by slice
+/// of campaign ids, in id order, each from the events of its campaigns only,
+/// so that memory follows a slice, not the table. Events without a
+/// campaign go with the first slice.
 pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
     let table = ws.open_table().await.map_err(external)?;
     let Some(version) = table.version() else {
@@ -116,15 +138,107 @@ pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
     if let Some(dir) = current(ws, &table) {
         return Ok(Some(dir));
     }
-    let ctx = SessionContext::new_with_config(SessionConfig::new());
-    crate::register_table(&ctx, &table).await?;
-    crate::register_functions(&ctx);
     let root = facts_dir(ws);
     std::fs::create_dir_all(&root)?;
     let tmp = root.join(format!(".v{version}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    let slices = campaign_slices(&table, slice_events()).await?;
+    for (number, slice) in slices.iter().enumerate() {
+        let dir = tmp.join(format!("slice-{number}"));
+        build_slice(&table, slice.as_deref(), &dir).await?;
+        // Each table's files, in slice order (so in campaign order).
+        for (name, _, _) in tables() {
+            let out = tmp.join(name);
+            std::fs::create_dir_all(&out)?;
+            for file in std::fs::read_dir(dir.join(name))?.flatten() {
+                let to = out.join(format!(
+                    "{number:05}-{}",
+                    file.file_name().to_string_lossy()
+                ));
+                std::fs::rename(file.path(), to)?;
+            }
+        }
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::write(tmp.join("_complete"), version.to_string())?;
+    let dir = version_dir(ws, version);
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another process built the same version first.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    remove_others(&root, &dir);
+    Ok(Some(dir))
+}
+
+/// Predicates on `campaign_id` that split the table into slices of about
+/// `events` events, in id order; one `None` (everything) for a small table.
+async fn campaign_slices(table: &DeltaTable, events: u64) -> Result<Vec<Option<String>>> {
+    let ctx = SessionContext::new();
+    crate::register_table(&ctx, table).await?;
+    let counts = ctx
+        .sql(
+            "SELECT campaign_id, count(*) AS n FROM events \
+             GROUP BY campaign_id ORDER BY campaign_id NULLS FIRST",
+        )
+        .await?
+        .collect()
+        .await?;
+    // Where each slice after the first begins.
+    let mut starts: Vec<String> = Vec::new();
+    let mut filled = 0u64;
+    for batch in &counts {
+        let ids = cast(batch.column(0), &DataType::Utf8)?;
+        let ids = ids.as_string::<i32>();
+        let n = cast(batch.column(1), &DataType::UInt64)?;
+        let n = n.as_primitive::<UInt64Type>();
+        for (id, n) in ids.iter().zip(n.iter()) {
+            // Events without a campaign come first, and fill the first slice.
+            if let Some(id) = id
+                && filled >= events
+            {
+                starts.push(id.to_string());
+                filled = 0;
+            }
+            filled += n.unwrap_or(0);
+        }
+    }
+    let literal = |id: &str| format!("'{}'", id.replace('\'', "''"));
+    let mut slices: Vec<Option<String>> = Vec::with_capacity(starts.len() + 1);
+    for (i, start) in std::iter::once(None)
+        .chain(starts.iter().map(Some))
+        .enumerate()
+    {
+        let below = starts
+            .get(i)
+            .map(|next| format!("campaign_id < {}", literal(next)));
+        slices.push(match (start, below) {
+            (None, None) => None,
+            (None, Some(below)) => Some(format!("campaign_id IS NULL OR {below}")),
+            (Some(start), None) => Some(format!("campaign_id >= {}", literal(start))),
+            (Some(start), Some(below)) => {
+                Some(format!("campaign_id >= {} AND {below}", literal(start)))
+            }
+        });
+    }
+    Ok(slices)
+}
+
+/// Build every materialized table, in order, from the events that `slice`
+/// picks (all of them for `None`), into `dir/<table>/`.
+async fn build_slice(table: &DeltaTable, slice: Option<&str>, dir: &Path) -> Result<()> {
+    let ctx = SessionContext::new_with_config(SessionConfig::new());
+    crate::register_table(&ctx, table).await?;
+    crate::register_functions(&ctx);
+    if let Some(slice) = slice {
+        let events = ctx
+            .sql(&format!("SELECT * FROM {EVENTS_TABLE} WHERE {slice}"))
+            .await?
+            .into_view();
+        ctx.deregister_table(EVENTS_TABLE)?;
+        ctx.register_table(EVENTS_TABLE, events)?;
+    }
     for (name, query, order) in tables() {
-        let out = tmp.join(name);
+        let out = dir.join(name);
         std::fs::create_dir_all(&out)?;
         let mut options = TableParquetOptions::default();
         options.global.max_row_group_size = ROW_GROUP_ROWS;
@@ -152,14 +266,7 @@ pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
         )
         .await?;
     }
-    std::fs::write(tmp.join("_complete"), version.to_string())?;
-    let dir = version_dir(ws, version);
-    if std::fs::rename(&tmp, &dir).is_err() {
-        // Another process built the same version first.
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    remove_others(&root, &dir);
-    Ok(Some(dir))
+    Ok(())
 }
 
 fn has_parquet(dir: &Path) -> bool {
