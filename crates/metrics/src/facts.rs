@@ -129,7 +129,7 @@ fn slice_events() -> u64 {
 /// it is computed from has that campaign: the facts are built slice by slice
 /// of campaign ids, in id order, each from the events of its campaigns only,
 /// so that memory follows a slice, not the table. Events without a
-/// campaign go with the first slice.
+/// campaign go with the first slice, or into slices by message key.
 pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
     let table = ws.open_table().await.map_err(external)?;
     let Some(version) = table.version() else {
@@ -186,24 +186,45 @@ async fn campaign_slices(table: &DeltaTable, events: u64) -> Result<Vec<Option<S
     // Where each slice after the first begins.
     let mut starts: Vec<String> = Vec::new();
     let mut filled = 0u64;
+    let mut without_campaign = 0u64;
     for batch in &counts {
         let ids = cast(batch.column(0), &DataType::Utf8)?;
         let ids = ids.as_string::<i32>();
         let n = cast(batch.column(1), &DataType::UInt64)?;
         let n = n.as_primitive::<UInt64Type>();
         for (id, n) in ids.iter().zip(n.iter()) {
-            // Events without a campaign come first, and fill the first slice.
-            if let Some(id) = id
-                && filled >= events
-            {
+            let n = n.unwrap_or(0);
+            let Some(id) = id else {
+                // First (nulls first); when they share the first slice, they
+                // fill it too.
+                without_campaign = n;
+                if n <= events {
+                    filled = n;
+                }
+                continue;
+            };
+            if filled >= events {
                 starts.push(id.to_string());
                 filled = 0;
             }
-            filled += n.unwrap_or(0);
+            filled += n;
+        }
+    }
+    // Events without a campaign go with the first slice of campaigns, or,
+    // when they are many, into slices of their own by message key (rows
+    // without one make no materialized row).
+    let message_slices = without_campaign.div_ceil(events).next_power_of_two();
+    let mut slices: Vec<Option<String>> = Vec::new();
+    if message_slices > 1 {
+        let message_slices = message_slices.min(16);
+        for i in 0..message_slices {
+            slices.push(Some(format!(
+                "campaign_id IS NULL AND \
+                 (strpos('0123456789abcdef', substr(md5(message_key), 1, 1)) - 1) % {message_slices} = {i}"
+            )));
         }
     }
     let literal = |id: &str| format!("'{}'", id.replace('\'', "''"));
-    let mut slices: Vec<Option<String>> = Vec::with_capacity(starts.len() + 1);
     for (i, start) in std::iter::once(None)
         .chain(starts.iter().map(Some))
         .enumerate()
@@ -211,8 +232,12 @@ async fn campaign_slices(table: &DeltaTable, events: u64) -> Result<Vec<Option<S
         let below = starts
             .get(i)
             .map(|next| format!("campaign_id < {}", literal(next)));
+        let own = message_slices > 1;
         slices.push(match (start, below) {
+            (None, None) if own => Some("campaign_id IS NOT NULL".to_string()),
             (None, None) => None,
+            // `campaign_id < x` is not true for a missing id.
+            (None, Some(below)) if own => Some(below),
             (None, Some(below)) => Some(format!("campaign_id IS NULL OR {below}")),
             (Some(start), None) => Some(format!("campaign_id >= {}", literal(start))),
             (Some(start), Some(below)) => {
