@@ -212,7 +212,8 @@ async fn campaign_slices(table: &DeltaTable, events: u64) -> Result<Vec<Option<S
     }
     // Events without a campaign go with the first slice of campaigns, or,
     // when they are many, into slices of their own by message key (rows
-    // without one make no materialized row).
+    // without one make no materialized row): a power of two of them, at
+    // most 16, by the first hex digit of the key's md5.
     let message_slices = without_campaign.div_ceil(events).next_power_of_two();
     let mut slices: Vec<Option<String>> = Vec::new();
     if message_slices > 1 {
