@@ -330,6 +330,15 @@ pub(crate) fn fixture_workspace() -> Ws {
     ws
 }
 
+/// A workspace holding `events` generated events (seed `seed`).
+fn generated_workspace(events: u64, seed: u64) -> Ws {
+    let ws = Ws::new();
+    let input = ws.scratch("gen");
+    crate::support::generate(&input, events, seed);
+    ws.ingest(&[&input]);
+    ws
+}
+
 fn f(row: &Value, column: &str) -> Option<f64> {
     row.get(column).and_then(Value::as_f64)
 }
@@ -836,10 +845,7 @@ fn materialized_facts_agree_with_the_views() {
 
 #[test]
 fn generated_stream_rates_stay_in_range_and_views_agree() {
-    let ws = Ws::new();
-    let input = ws.scratch("gen");
-    crate::support::generate(&input, 20_000, 11);
-    ws.ingest(&[&input]);
+    let ws = generated_workspace(20_000, 11);
     let rates: Vec<&str> = [
         "delivery_rate",
         "successful_delivery_rate",
@@ -885,10 +891,7 @@ fn generated_stream_rates_stay_in_range_and_views_agree() {
 
 #[test]
 fn facts_built_in_campaign_slices_agree_with_the_views() {
-    let ws = Ws::new();
-    let input = ws.scratch("gen");
-    crate::support::generate(&input, 20_000, 12);
-    ws.ingest(&[&input]);
+    let ws = generated_workspace(20_000, 12);
     // Rebuild the facts in slices of about 1,000 events: the events without
     // a campaign (about 2,400) get slices of their own, by message key.
     let facts = ws.path().join(".sendlens/facts");
