@@ -3,6 +3,7 @@
 mod support;
 
 mod ingest;
+mod integrity;
 mod maintenance;
 mod malformed;
 mod metrics;

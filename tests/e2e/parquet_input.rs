@@ -2,70 +2,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Fields, Schema};
 use datafusion::arrow::json::ReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
-use sendlens_events::schema::map_type as map;
 
-use crate::support::{Ws, rejected_lines};
-
-fn strukt(fields: Vec<Field>) -> DataType {
-    DataType::Struct(Fields::from(fields))
-}
-
-/// The nested schema Firehose writes (the part sendlens reads, plus extras).
-fn firehose_schema() -> Schema {
-    let mail = strukt(vec![
-        Field::new("message_id", DataType::Utf8, true),
-        Field::new("message_send_timestamp", DataType::Int64, true),
-        Field::new("from_address", DataType::Utf8, true),
-        Field::new(
-            "destination",
-            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
-            true,
-        ),
-    ]);
-    let click = strukt(vec![
-        Field::new("link", DataType::Utf8, true),
-        Field::new("ip_address", DataType::Utf8, true),
-        Field::new("user_agent", DataType::Utf8, true),
-    ]);
-    Schema::new(vec![
-        Field::new("event_type", DataType::Utf8, true),
-        Field::new("event_timestamp", DataType::Int64, true),
-        Field::new("arrival_timestamp", DataType::Int64, true),
-        Field::new("event_version", DataType::Utf8, true),
-        Field::new(
-            "application",
-            strukt(vec![Field::new("app_id", DataType::Utf8, true)]),
-            true,
-        ),
-        Field::new(
-            "client",
-            strukt(vec![Field::new("client_id", DataType::Utf8, true)]),
-            true,
-        ),
-        Field::new("attributes", map(DataType::Utf8), true),
-        Field::new("metrics", map(DataType::Float64), true),
-        Field::new("awsaccountid", DataType::Utf8, true),
-        Field::new(
-            "facets",
-            strukt(vec![Field::new(
-                "email_channel",
-                strukt(vec![Field::new(
-                    "mail_event",
-                    strukt(vec![
-                        Field::new("mail", mail, true),
-                        Field::new("click", click, true),
-                    ]),
-                    true,
-                )]),
-                true,
-            )]),
-            true,
-        ),
-    ])
-}
+use crate::support::{Ws, firehose_schema, rejected_lines};
 
 const ROWS: &str = r#"
 {"event_type":"_email.click","event_timestamp":1700000000000,"arrival_timestamp":1700000300000,"event_version":"3.1","application":{"app_id":"app1"},"client":{"client_id":"ep1"},"attributes":{"campaign_id":"c1","campaign_activity_id":"r1","treatment_id":"0"},"awsaccountid":"123456789012","facets":{"email_channel":{"mail_event":{"mail":{"message_id":"m1","message_send_timestamp":1700000000000,"from_address":"a@example.com","destination":["b@example.com"]},"click":{"link":"https://x.example.com/?utm_source=p","ip_address":"192.0.2.7","user_agent":"UA"}}}}}

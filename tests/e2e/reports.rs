@@ -678,6 +678,110 @@ fn the_scheduler_stops_cleanly_on_sigterm() {
     );
 }
 
+#[test]
+fn a_run_for_one_campaign_replaces_only_its_own_outputs() {
+    let ws = fixture_workspace();
+    let period = ["--from", "2026-03-01", "--to", "2026-03-03"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["report", "run", "campaign_page"];
+        args.extend_from_slice(&period);
+        args.extend_from_slice(extra);
+        ws.ok(&args)
+    };
+    run(&[]);
+    let dir = ws.out("campaign_page", "2026-03-01_2026-03-03");
+    let all = files(&dir);
+    assert!(all.len() > 6, "several campaigns' pages: {}", all.len());
+    // The README's own run for one campaign of that period.
+    run(&["--param", "campaign_id=C2"]);
+    assert_eq!(files(&dir), all, "every page is still there, unchanged");
+    // Fewer formats for that one campaign: its other files go, no one else's.
+    run(&["--param", "campaign_id=C2", "--format", "csv"]);
+    let now = files(&dir);
+    let names = |v: &[(PathBuf, Vec<u8>)]| -> Vec<String> {
+        v.iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect()
+    };
+    let gone: Vec<String> = names(&all)
+        .into_iter()
+        .filter(|n| !names(&now).contains(n))
+        .collect();
+    assert!(
+        !gone.is_empty() && gone.iter().all(|n| n.starts_with("C2.")),
+        "{gone:?}"
+    );
+    assert!(names(&now).iter().any(|n| n.starts_with("C1.")));
+    // Every file the ledger's latest run of each campaign lists exists.
+    for r in ws.runs() {
+        if r["state"] != "succeeded" {
+            continue;
+        }
+        let last_for_c2 =
+            r["params"]["campaign_id"] == "C2" && r["formats"] == serde_json::json!(["csv"]);
+        if last_for_c2 {
+            for o in r["outputs"].as_array().unwrap() {
+                assert!(Path::new(o.as_str().unwrap()).is_file(), "{o}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_scheduler_firing_that_meets_a_manual_run_waits_and_then_runs() {
+    let ws = fixture_workspace().without_shipped_reports();
+    // Slow only when the manual run asks for many rows.
+    ws.report(
+        "count",
+        "query = \"SELECT count(*) AS n FROM generate_series(1, $n)\"\nformats = [\"csv\"]\n\
+         [schedule]\ncron = \"0 6 * * *\"\n[period]\nevery = \"day\"\n\
+         [params.n]\ntype = \"integer\"\ndefault = 10\n",
+    );
+    let mut manual = ws.spawn(&[
+        "report",
+        "run",
+        "count",
+        "--for",
+        "2026-03-01",
+        "--param",
+        "n=100000000000",
+    ]);
+    wait_for("the manual run to start", Duration::from_secs(60), || {
+        ledger_text(&ws).contains("\"state\":\"running\"")
+    });
+    let tick = ws.spawn(&["schedule", "tick", "--now", "2026-03-02T07:00:00Z"]);
+    wait_for("the firing to wait", Duration::from_secs(60), || {
+        ledger_text(&ws).contains("\"state\":\"waiting\"")
+    });
+    let waiting = ws.runs();
+    let w = waiting.iter().find(|r| r["trigger"] == "schedule").unwrap();
+    assert_eq!(w["state"], "waiting");
+    assert!(w["error"].as_str().unwrap().contains("waiting for"), "{w}");
+    // The manual run ends (here: killed); the firing runs.
+    manual.kill().unwrap();
+    manual.wait().unwrap();
+    let out = tick.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = ws.runs();
+    assert_eq!(
+        states(&runs, "count"),
+        [
+            ("2026-03-01".into(), "manual".into(), "interrupted".into()),
+            ("2026-03-01".into(), "schedule".into(), "succeeded".into())
+        ]
+    );
+    assert_eq!(ws.read("count", "2026-03-01", "count.csv"), "n\n10\n");
+    // Its firing is done: the next pass has nothing to do.
+    assert!(
+        ws.ok(&["schedule", "tick", "--now", "2026-03-02T07:30:00Z"])
+            .contains("nothing due")
+    );
+}
+
 /// Chromium from Debian's package (`.ci/run` installs it).
 fn chromium() -> PathBuf {
     for p in ["/usr/bin/chromium", "/usr/bin/chromium-browser"] {

@@ -150,10 +150,10 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
-/// The AWS documentation examples in ../shared.
+/// The AWS documentation examples, copied into tests/fixtures.
 pub fn aws_fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/aws-examples")
+        .join("tests/fixtures/aws-examples")
         .join(name)
 }
 
@@ -172,4 +172,96 @@ pub fn rejected_lines(ws: &Ws) -> Vec<Value> {
         }
     }
     out
+}
+
+fn strukt(
+    fields: Vec<datafusion::arrow::datatypes::Field>,
+) -> datafusion::arrow::datatypes::DataType {
+    datafusion::arrow::datatypes::DataType::Struct(fields.into())
+}
+
+/// The nested schema Firehose's Parquet conversion writes for the Pinpoint
+/// stream (what sendlens reads, plus extras), as a Glue table would define
+/// it: column names in lower case.
+pub fn firehose_schema() -> datafusion::arrow::datatypes::Schema {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use sendlens_events::schema::map_type as map;
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    let engagement = || strukt(vec![text("link"), text("ip_address"), text("user_agent")]);
+    let mail = strukt(vec![
+        text("message_id"),
+        Field::new("message_send_timestamp", DataType::Int64, true),
+        text("from_address"),
+        Field::new(
+            "destination",
+            DataType::List(std::sync::Arc::new(Field::new(
+                "item",
+                DataType::Utf8,
+                true,
+            ))),
+            true,
+        ),
+        Field::new("common_headers", strukt(vec![text("subject")]), true),
+    ]);
+    let mail_event = strukt(vec![
+        Field::new("mail", mail, true),
+        Field::new("click", engagement(), true),
+        Field::new("open", engagement(), true),
+        Field::new("unsubscribe", engagement(), true),
+        Field::new(
+            "bounce",
+            strukt(vec![text("bounce_type"), text("bounce_sub_type")]),
+            true,
+        ),
+        Field::new(
+            "complaint",
+            strukt(vec![text("complaint_feedback_type")]),
+            true,
+        ),
+        Field::new("reject", strukt(vec![text("reason")]), true),
+    ]);
+    Schema::new(vec![
+        text("event_type"),
+        Field::new("event_timestamp", DataType::Int64, true),
+        Field::new("arrival_timestamp", DataType::Int64, true),
+        text("event_version"),
+        Field::new("application", strukt(vec![text("app_id")]), true),
+        Field::new("client", strukt(vec![text("client_id")]), true),
+        Field::new("attributes", map(DataType::Utf8), true),
+        Field::new("metrics", map(DataType::Float64), true),
+        text("awsaccountid"),
+        Field::new(
+            "facets",
+            strukt(vec![Field::new(
+                "email_channel",
+                strukt(vec![Field::new("mail_event", mail_event, true)]),
+                true,
+            )]),
+            true,
+        ),
+    ])
+}
+
+/// Firehose's Parquet conversion of JSON lines: one file, `rows_per_group`
+/// rows per row group.
+pub fn to_firehose_parquet(json_lines: &[u8], out: &Path, rows_per_group: usize) {
+    use datafusion::arrow::json::ReaderBuilder;
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::file::properties::WriterProperties;
+    let schema = std::sync::Arc::new(firehose_schema());
+    // Firehose matches JSON keys to the Glue columns without regard to case.
+    let text = String::from_utf8_lossy(json_lines).replace("\"awsAccountId\"", "\"awsaccountid\"");
+    let reader = ReaderBuilder::new(schema.clone())
+        .with_batch_size(4096)
+        .build(text.as_bytes())
+        .unwrap();
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows_per_group))
+        .build();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(out).unwrap(), schema, Some(props)).unwrap();
+    for batch in reader {
+        w.write(&batch.unwrap()).unwrap();
+    }
+    w.close().unwrap();
 }

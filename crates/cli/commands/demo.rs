@@ -118,6 +118,7 @@ async fn sample_report(
         out: None,
         trigger: sendlens_reports::ledger::Trigger::Manual,
         scheduled_for: None,
+        wait_if_busy: false,
     };
     if let sendlens_reports::run::Outcome::Ran(e) = runner.run(&job).await? {
         println!("The campaign comparison report for {start} to {end}:");

@@ -46,6 +46,14 @@ pub fn vacuum(workspace: &Path, args: VacuumArgs) -> anyhow::Result<()> {
     }
     let verb = if r.dry_run { "Would delete" } else { "Deleted" };
     println!("{verb} {} files.", r.files_deleted.len());
+    if !r.kept_for_readers.is_empty() {
+        let versions: Vec<String> = r.kept_for_readers.iter().map(u64::to_string).collect();
+        println!(
+            "Kept the files of table version {} for the sessions still reading {}.",
+            versions.join(", "),
+            if versions.len() == 1 { "it" } else { "them" }
+        );
+    }
     if r.dry_run {
         for f in &r.files_deleted {
             println!("  {f}");

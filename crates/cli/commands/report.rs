@@ -214,6 +214,7 @@ fn run_periods(
                 out: common.out.clone(),
                 trigger,
                 scheduled_for: None,
+                wait_if_busy: false,
             };
             runner.check(&job)?;
             if common.dry_run {
@@ -421,6 +422,7 @@ fn retry(ws: &Workspace, a: RetryArgs) -> anyhow::Result<()> {
                 out: e.out.clone(),
                 trigger: Trigger::Retry,
                 scheduled_for: e.scheduled_for,
+                wait_if_busy: false,
             };
             if a.dry_run {
                 println!(

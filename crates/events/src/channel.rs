@@ -28,8 +28,7 @@ pub fn channel_of_delivery_type(delivery_type: &str) -> &'static str {
 /// Channel of an event type; `delivery_type` decides for send records that
 /// serve every channel.
 pub fn channel_of(event_type: &str, delivery_type: Option<&str>) -> &'static str {
-    let lower_prefix =
-        |p: &str| event_type.len() >= p.len() && event_type[..p.len()].eq_ignore_ascii_case(p);
+    let lower_prefix = |p: &str| has_prefix_ignore_case(event_type, p);
     if lower_prefix("_email.") {
         "email"
     } else if lower_prefix("_sms.") {
@@ -50,12 +49,21 @@ pub fn channel_of(event_type: &str, delivery_type: Option<&str>) -> &'static str
 /// Normalised event type: older streams write `_sms.success`; the metrics
 /// use Pinpoint's current `_SMS.SUCCESS`.
 pub fn normalize_event_type(event_type: &str) -> Option<String> {
-    if event_type.len() > 5 && event_type[..5].eq_ignore_ascii_case("_sms.") {
+    if event_type.len() > 5 && has_prefix_ignore_case(event_type, "_sms.") {
         let upper = event_type.to_ascii_uppercase();
         (upper != event_type).then_some(upper)
     } else {
         None
     }
+}
+
+/// Whether `text` starts with the ASCII `prefix`, ignoring ASCII case.
+/// Compared as bytes: a text may hold a multi-byte character where the
+/// prefix ends, and slicing the `str` there would panic.
+fn has_prefix_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 #[cfg(test)]
@@ -90,5 +98,25 @@ mod tests {
             Some("_SMS.SUCCESS")
         );
         assert_eq!(normalize_event_type("_SMS.SUCCESS"), None);
+    }
+
+    #[test]
+    fn multi_byte_characters_where_a_prefix_ends() {
+        // Each of these once sliced a `str` inside a character and panicked.
+        for t in [
+            "_smsé",
+            "_sm\u{e9}x",
+            "é",
+            "_emailé",
+            "_voicé.x",
+            "_in_aé",
+            "_sms.é",
+        ] {
+            let _ = channel_of(t, None);
+            let _ = normalize_event_type(t);
+        }
+        assert_eq!(channel_of("_smsé", None), "app");
+        assert_eq!(channel_of("_sms.é", None), "sms");
+        assert_eq!(normalize_event_type("_sms.é").as_deref(), Some("_SMS.é"));
     }
 }

@@ -1,5 +1,5 @@
 //! Decoding of the example records from AWS's documentation
-//! (`../shared/fixtures/aws-examples`). Expected values are read off the
+//! (`tests/fixtures/aws-examples`). Expected values are read off the
 //! fixture text by hand.
 
 use std::path::PathBuf;
@@ -9,11 +9,11 @@ use crate::{DecodeOptions, Event, decode_record};
 
 pub(crate) fn fixture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/aws-examples")
+        .join("../../tests/fixtures/aws-examples")
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "fixture {} is missing ({e}); it comes with ../shared",
+            "fixture {} is missing ({e}); it comes with the repository",
             path.display()
         )
     })

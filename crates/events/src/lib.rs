@@ -20,6 +20,7 @@ pub mod hash;
 pub mod pii;
 mod pinpoint;
 mod pinpoint_reader;
+pub mod scan;
 pub mod schema;
 mod ses;
 pub mod source;

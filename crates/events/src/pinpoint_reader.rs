@@ -598,7 +598,7 @@ mod tests {
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
         let mut lines = Vec::new();
         let mut chunk = Chunk::default();
-        for file in list_inputs(&[sample]).unwrap() {
+        for file in list_inputs(&[sample]).unwrap().files {
             let mut source = open_source(&file);
             while let SourceItem::Chunk = source.next_chunk(&mut chunk) {
                 lines.extend(chunk.records.iter().filter_map(|span| {

@@ -1,12 +1,15 @@
 //! Input files: format detection (plain, gzip, Parquet) and chunked reading.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::json::LineDelimitedWriter;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 
 use crate::gzip::Gzip;
@@ -66,11 +69,7 @@ pub struct RecordSource {
 
 enum Kind {
     Json(RecordSplitter<Box<dyn Fill + Send>>),
-    Parquet {
-        reader: Option<ParquetRecordBatchReader>,
-        row: u64,
-        failure: Option<String>,
-    },
+    Parquet(ParquetRows),
     /// A file that cannot be read at all.
     Unreadable(Option<String>),
 }
@@ -93,19 +92,15 @@ pub fn open_source(path: &Path) -> RecordSource {
         return unreadable(format!("cannot read file: {e}"));
     }
     if n == 4 && &magic == b"PAR1" {
-        return match ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(4096).build())
-        {
-            Ok(reader) => RecordSource {
+        return match ParquetRows::open(file) {
+            Ok(rows) => RecordSource {
                 path: display,
-                kind: Kind::Parquet {
-                    reader: Some(reader),
-                    row: 0,
-                    failure: None,
-                },
+                kind: Kind::Parquet(rows),
                 is_parquet: true,
             },
-            Err(e) => unreadable(format!("unreadable Parquet file: {e}")),
+            Err(e) => unreadable(format!(
+                "unreadable Parquet file: {e} (its footer says nothing of its rows)"
+            )),
         };
     }
     let reader: Box<dyn Fill + Send> = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
@@ -148,63 +143,28 @@ impl RecordSource {
                     SourceItem::End
                 }
             }
-            Kind::Parquet {
-                reader,
-                row,
-                failure,
-            } => {
+            Kind::Parquet(rows) => {
                 chunk.clear();
-                let Some(r) = reader.as_mut() else {
-                    return SourceItem::End;
-                };
-                match r.next() {
-                    None => {
-                        *reader = None;
-                        SourceItem::End
-                    }
-                    Some(Err(e)) => {
-                        *reader = None;
-                        *failure = Some(e.to_string());
-                        chunk.broken.push(Broken {
-                            offset: *row,
+                // Unreadable rows, each with its own position, then at most
+                // one batch of rows, rendered as the JSON records they were
+                // converted from (one decoder serves both, and the text is
+                // kept).
+                loop {
+                    match rows.next() {
+                        None if chunk.broken.is_empty() => return SourceItem::End,
+                        None => return SourceItem::Chunk,
+                        Some(Rows::Unreadable { row, reason }) => chunk.broken.push(Broken {
+                            offset: row,
                             line: 0,
                             reason: format!(
-                                "unreadable Parquet data from row {row} on: {e} (the rows are in the source file)"
+                                "unreadable Parquet row: {reason} (the row is in the source file)"
                             ),
                             bytes: Vec::new(),
-                        });
-                        SourceItem::Chunk
-                    }
-                    Some(Ok(batch)) => {
-                        // Render each row as the JSON record it was converted from, so
-                        // one decoder serves both and the original text is kept.
-                        let mut w = LineDelimitedWriter::new(&mut chunk.data);
-                        if let Err(e) = w.write(&batch).and_then(|_| w.finish()) {
-                            chunk.data.clear();
-                            chunk.broken.push(Broken {
-                                offset: *row,
-                                line: 0,
-                                reason: format!(
-                                    "Parquet rows {row}.. cannot be read as events: {e}"
-                                ),
-                                bytes: Vec::new(),
-                            });
-                            *row += batch.num_rows() as u64;
+                        }),
+                        Some(Rows::Batch { first, batch }) => {
+                            render_rows(&batch, first, chunk);
                             return SourceItem::Chunk;
                         }
-                        drop(w);
-                        let mut start = 0;
-                        for end in memchr::memchr_iter(b'\n', &chunk.data) {
-                            chunk.records.push(Span {
-                                start,
-                                end,
-                                offset: *row,
-                                line: 0,
-                            });
-                            *row += 1;
-                            start = end + 1;
-                        }
-                        SourceItem::Chunk
                     }
                 }
             }
@@ -229,45 +189,332 @@ impl RecordSource {
     pub fn failure(&self) -> Option<String> {
         match &self.kind {
             Kind::Json(s) => s.failure().map(str::to_string),
-            Kind::Parquet { failure, .. } => failure.clone(),
-            Kind::Unreadable(_) => None,
+            Kind::Parquet(_) | Kind::Unreadable(_) => None,
         }
     }
 }
 
-/// Every file under the given paths (folders recursively), sorted, hidden
-/// files and folders skipped.
-pub fn list_inputs(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// Rows of a batch as JSON lines in `chunk`, one span each; a row that
+/// cannot be rendered is rejected alone.
+fn render_rows(batch: &RecordBatch, first: u64, chunk: &mut Chunk) {
+    let mut whole = Vec::new();
+    let rendered = {
+        let mut w = LineDelimitedWriter::new(&mut whole);
+        w.write(batch).and_then(|_| w.finish())
+    };
+    let lines = memchr::memchr_iter(b'\n', &whole).count();
+    if rendered.is_ok() && lines == batch.num_rows() {
+        let base = chunk.data.len();
+        chunk.data.extend_from_slice(&whole);
+        let mut start = base;
+        for (i, end) in memchr::memchr_iter(b'\n', &whole).enumerate() {
+            chunk.records.push(Span {
+                start,
+                end: base + end,
+                offset: first + i as u64,
+                line: 0,
+            });
+            start = base + end + 1;
+        }
+        return;
+    }
+    // Row by row, so that one value that cannot be rendered costs its row.
+    for i in 0..batch.num_rows() {
+        let start = chunk.data.len();
+        let rendered = {
+            let mut w = LineDelimitedWriter::new(&mut chunk.data);
+            w.write(&batch.slice(i, 1)).and_then(|_| w.finish())
+        };
+        let row = first + i as u64;
+        match rendered {
+            Ok(()) if chunk.data.ends_with(b"\n") => chunk.records.push(Span {
+                start,
+                end: chunk.data.len() - 1,
+                offset: row,
+                line: 0,
+            }),
+            outcome => {
+                chunk.data.truncate(start);
+                chunk.broken.push(Broken {
+                    offset: row,
+                    line: 0,
+                    reason: format!(
+                        "Parquet row cannot be read as an event: {}",
+                        outcome
+                            .err()
+                            .map_or("no JSON".to_string(), |e| e.to_string())
+                    ),
+                    bytes: Vec::new(),
+                });
+            }
+        }
+    }
+}
+
+/// What the rows of a Parquet file yield.
+enum Rows {
+    /// Rows from row `first` (of the file) on.
+    Batch { first: u64, batch: RecordBatch },
+    /// One row that cannot be decoded.
+    Unreadable { row: u64, reason: String },
+}
+
+/// The rows of a Parquet file, row group by row group. A row group that
+/// fails to decode is read again in halves, down to single rows, so that
+/// every readable row is read and every unreadable one is reported alone.
+struct ParquetRows {
+    file: File,
+    meta: ArrowReaderMetadata,
+    /// Row groups to read: (index, first row in the file, rows).
+    groups: VecDeque<(usize, u64, usize)>,
+    /// The row group being read: its reader, index, first row, and the
+    /// rows of it read so far.
+    current: Option<(ParquetRecordBatchReader, usize, u64, usize)>,
+    /// Results of re-reading a failed row group, in order.
+    pending: VecDeque<Rows>,
+}
+
+const PARQUET_BATCH_ROWS: usize = 4096;
+
+impl ParquetRows {
+    fn open(file: File) -> Result<ParquetRows, String> {
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+            .map_err(|e| e.to_string())?;
+        let mut groups = VecDeque::new();
+        let mut first = 0u64;
+        for (i, g) in meta.metadata().row_groups().iter().enumerate() {
+            let rows = usize::try_from(g.num_rows()).unwrap_or(0);
+            groups.push_back((i, first, rows));
+            first += rows as u64;
+        }
+        Ok(ParquetRows {
+            file,
+            meta,
+            groups,
+            current: None,
+            pending: VecDeque::new(),
+        })
+    }
+
+    /// A reader of `count` rows of row group `group` from its row `skip`.
+    fn reader(
+        &self,
+        group: usize,
+        skip: usize,
+        count: Option<usize>,
+    ) -> datafusion::parquet::errors::Result<ParquetRecordBatchReader> {
+        let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.file.try_clone()?,
+            self.meta.clone(),
+        )
+        .with_row_groups(vec![group])
+        .with_batch_size(PARQUET_BATCH_ROWS);
+        if let Some(count) = count {
+            b = b.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(skip),
+                RowSelector::select(count),
+            ]));
+        }
+        b.build()
+    }
+
+    fn next(&mut self) -> Option<Rows> {
+        loop {
+            if let Some(p) = self.pending.pop_front() {
+                return Some(p);
+            }
+            if let Some((reader, group, first, done)) = &mut self.current {
+                match reader.next() {
+                    Some(Ok(batch)) => {
+                        let row = *first + *done as u64;
+                        *done += batch.num_rows();
+                        return Some(Rows::Batch { first: row, batch });
+                    }
+                    None => self.current = None,
+                    Some(Err(_)) => {
+                        let (group, first, done) = (*group, *first, *done);
+                        self.current = None;
+                        let rows = self
+                            .meta
+                            .metadata()
+                            .row_group(group)
+                            .num_rows()
+                            .try_into()
+                            .unwrap_or(0usize);
+                        self.bisect(group, first, done, rows.saturating_sub(done));
+                    }
+                }
+                continue;
+            }
+            let (group, first, rows) = self.groups.pop_front()?;
+            match self.reader(group, 0, None) {
+                Ok(reader) => self.current = Some((reader, group, first, 0)),
+                Err(_) => self.bisect(group, first, 0, rows),
+            }
+        }
+    }
+
+    /// Read `count` rows of `group` from its row `skip`, in halves where
+    /// they fail, into `pending`.
+    fn bisect(&mut self, group: usize, first: u64, skip: usize, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let attempt = self.reader(group, skip, Some(count)).and_then(|r| {
+            r.collect::<Result<Vec<_>, _>>()
+                .map_err(datafusion::parquet::errors::ParquetError::from)
+        });
+        match attempt {
+            Ok(batches) if batches.iter().map(RecordBatch::num_rows).sum::<usize>() == count => {
+                let mut row = first + skip as u64;
+                for batch in batches {
+                    let n = batch.num_rows() as u64;
+                    self.pending.push_back(Rows::Batch { first: row, batch });
+                    row += n;
+                }
+            }
+            Ok(_) if count == 1 => self.pending.push_back(Rows::Unreadable {
+                row: first + skip as u64,
+                reason: "the row group holds fewer rows than its metadata says".into(),
+            }),
+            Err(e) if count == 1 => self.pending.push_back(Rows::Unreadable {
+                row: first + skip as u64,
+                reason: e.to_string(),
+            }),
+            _ => {
+                let half = count / 2;
+                self.bisect(group, first, skip, half);
+                self.bisect(group, first, skip + half, count - half);
+            }
+        }
+    }
+}
+
+/// Input files found under the given paths, and what was passed over.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Every file, sorted.
+    pub files: Vec<PathBuf>,
+    /// Why something under the paths is not read (a broken link, a link
+    /// that loops back to a folder above it).
+    pub skipped: Vec<String>,
+}
+
+/// Every file under the given paths (folders recursively, symbolic links
+/// followed), sorted; hidden files and folders skipped. A link that loops
+/// back to a folder being walked, or points nowhere, is reported in
+/// [`Inputs::skipped`], never followed and never silently dropped.
+pub fn list_inputs(paths: &[PathBuf]) -> std::io::Result<Inputs> {
+    let mut out = Inputs::default();
     for p in paths {
         let meta = std::fs::metadata(p)
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
-        if meta.is_dir() {
-            walk(p, &mut out)?;
-        } else {
-            out.push(p.clone());
+        if !meta.is_dir() {
+            out.files.push(p.clone());
+            continue;
+        }
+        let walk = walkdir::WalkDir::new(p)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        for entry in walk {
+            match entry {
+                Ok(e) if e.file_type().is_file() => out.files.push(e.into_path()),
+                Ok(_) => {}
+                Err(e) => {
+                    let at = e
+                        .path()
+                        .map_or(String::new(), |p| format!("{}: ", p.display()));
+                    let why = if e.loop_ancestor().is_some() {
+                        "a link back to a folder above it (a loop); not followed".to_string()
+                    } else if e
+                        .io_error()
+                        .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+                    {
+                        "a link to nothing; skipped".to_string()
+                    } else {
+                        format!("cannot be read ({e}); skipped")
+                    };
+                    out.skipped.push(format!("{at}{why}"));
+                }
+            }
         }
     }
-    out.sort();
-    out.dedup();
+    out.files.sort();
+    out.files.dedup();
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let name = e.file_name();
-        if name.to_string_lossy().starts_with('.') {
-            continue;
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::file::properties::WriterProperties;
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+
+    /// (position, text) of each record, (position, reason) of each broken one.
+    type Positioned = Vec<(u64, String)>;
+
+    /// Every record and broken entry of a whole source.
+    fn read_all(path: &Path) -> (Positioned, Positioned) {
+        let mut source = open_source(path);
+        let mut chunk = Chunk::default();
+        let (mut records, mut broken) = (Vec::new(), Vec::new());
+        while let SourceItem::Chunk = source.next_chunk(&mut chunk) {
+            for s in &chunk.records {
+                let text = String::from_utf8_lossy(chunk.record(s)).into_owned();
+                records.push((s.offset, text));
+            }
+            broken.extend(chunk.broken.drain(..).map(|b| (b.offset, b.reason)));
         }
-        let ft = e.file_type()?;
-        let path = e.path();
-        if ft.is_dir() {
-            walk(&path, out)?;
-        } else if ft.is_file() || (ft.is_symlink() && path.is_file()) {
-            out.push(path);
-        }
+        (records, broken)
     }
-    Ok(())
+
+    #[test]
+    fn an_unreadable_row_group_costs_its_rows_each_alone_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("three-groups.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("event_type", DataType::Utf8, true),
+            Field::new("arrival_timestamp", DataType::Int64, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec!["a", "b", "c", "d", "e", "f"])),
+                Arc::new(Int64Array::from(vec![1, 2, 3, 4, 5, 6])),
+            ],
+        )
+        .unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(2))
+            .set_dictionary_enabled(false)
+            .build();
+        let mut w =
+            ArrowWriter::try_new(File::create(&path).unwrap(), schema, Some(props)).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+
+        // Break the page header of the middle row group's first column.
+        let reader = SerializedFileReader::new(File::open(&path).unwrap()).unwrap();
+        let at = reader.metadata().row_group(1).column(0).data_page_offset() as usize;
+        drop(reader);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at..at + 6].fill(0xff);
+        std::fs::write(&path, &bytes).unwrap();
+
+        let (records, broken) = read_all(&path);
+        let rows: Vec<u64> = records.iter().map(|(row, _)| *row).collect();
+        assert_eq!(rows, [0, 1, 4, 5]);
+        assert!(records[2].1.contains("\"e\""), "{:?}", records[2]);
+        let bad: Vec<u64> = broken.iter().map(|(row, _)| *row).collect();
+        assert_eq!(bad, [2, 3], "{broken:?}");
+        assert!(broken[0].1.contains("unreadable Parquet row"), "{broken:?}");
+    }
 }

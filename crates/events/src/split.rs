@@ -6,6 +6,8 @@
 
 use std::io::{self, Read};
 
+use crate::scan::{NextRecord, Scanned, Scanner, find_record_start, scan_object};
+
 /// Bytes read per chunk (records are whole, so a chunk may be a little larger).
 pub const CHUNK_BYTES: usize = 4 << 20;
 /// A record larger than this is rejected without being held in memory.
@@ -160,7 +162,9 @@ impl<F: Fill> RecordSplitter<F> {
         }
         let consumed = match self.mode {
             Mode::Concatenated => self.split_objects(chunk),
-            _ => self.split_lines(chunk),
+            Mode::Lines => self.split_lines(chunk),
+            // Not known yet (the first record is not whole): wait for more.
+            Mode::Undecided => self.skip_space(&chunk.data),
         };
         self.carry.clear();
         self.carry.extend_from_slice(&chunk.data[consumed..]);
@@ -187,6 +191,14 @@ impl<F: Fill> RecordSplitter<F> {
             }
         }
         true
+    }
+
+    /// Leading whitespace: consumed, counting lines.
+    fn skip_space(&mut self, data: &[u8]) -> usize {
+        let n = data.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        self.line += memchr::memchr_iter(b'\n', &data[..n]).count() as u64;
+        self.offset += n as u64;
+        n
     }
 
     /// Lines mode: every complete line is a record; returns bytes consumed.
@@ -232,9 +244,14 @@ impl<F: Fill> RecordSplitter<F> {
         pos
     }
 
-    /// Concatenated mode: each balanced top-level JSON object is a record.
+    /// Concatenated mode: each JSON object is a record, told apart by its
+    /// structure; after a broken one, the next record starts at the next
+    /// object that is a whole record ([`find_record_start`]), so a broken
+    /// record never hides the ones after it. Returns bytes consumed; an
+    /// unfinished record waits for more input.
     fn split_objects(&mut self, chunk: &mut Chunk) -> usize {
         let data = &chunk.data;
+        let more_to_come = !self.eof;
         let mut pos = 0;
         loop {
             // Skip separators between objects, counting lines.
@@ -248,54 +265,69 @@ impl<F: Fill> RecordSplitter<F> {
             if pos >= data.len() {
                 break;
             }
-            match object_end(&data[pos..]) {
-                Some(len) => {
-                    let newlines = data[pos..pos + len].iter().filter(|&&b| b == b'\n').count();
-                    if len > MAX_RECORD_BYTES {
-                        chunk.broken.push(oversized(
-                            &data[pos..pos + len],
-                            self.offset,
-                            self.line,
-                            len,
-                        ));
-                    } else {
-                        chunk.records.push(Span {
-                            start: pos,
-                            end: pos + len,
-                            offset: self.offset,
-                            line: self.line,
-                        });
-                    }
-                    self.line += newlines as u64;
-                    self.offset += len as u64;
-                    pos += len;
-                }
-                None => break,
+            let end = match scan_object(&data[pos..]) {
+                Scanned::Complete(len) => pos + len,
+                // The end of input ends it: cut short (see `next_chunk`),
+                // unless a record follows inside what was read.
+                Scanned::Incomplete if more_to_come => break,
+                how => match find_record_start(data, pos + 1, more_to_come) {
+                    NextRecord::At(next, _) => next,
+                    NextRecord::Unfinished(_) => break,
+                    NextRecord::None if more_to_come => break,
+                    NextRecord::None if how == Scanned::Incomplete => break,
+                    // Broken to the end: the decoder says how.
+                    NextRecord::None => data.len(),
+                },
+            };
+            let mut rec_end = end;
+            while rec_end > pos && data[rec_end - 1].is_ascii_whitespace() {
+                rec_end -= 1;
             }
+            let len = rec_end - pos;
+            if len > MAX_RECORD_BYTES {
+                chunk
+                    .broken
+                    .push(oversized(&data[pos..rec_end], self.offset, self.line, len));
+            } else {
+                chunk.records.push(Span {
+                    start: pos,
+                    end: rec_end,
+                    offset: self.offset,
+                    line: self.line,
+                });
+            }
+            self.line += memchr::memchr_iter(b'\n', &data[pos..end]).count() as u64;
+            self.offset += (end - pos) as u64;
+            pos = end;
         }
         pos
     }
 
     /// Drop an oversized record's bytes up to its end, keeping its prefix.
+    /// A line break ends it in lines mode; in concatenated mode its
+    /// structure does, or, once that breaks, the next record's start.
     fn skip_oversized(&mut self, chunk: &mut Chunk) {
         let start_offset = self.offset;
         let start_line = self.line;
         let prefix: Vec<u8> = self.carry[..OVERSIZED_PREFIX_BYTES.min(self.carry.len())].to_vec();
         let mut total = 0usize;
         let mut buf = std::mem::take(&mut self.carry);
+        let mut seek = match self.mode {
+            Mode::Concatenated => Seek::Structure(Scanner::new()),
+            _ => Seek::Line,
+        };
         loop {
-            // In lines mode the record ends at a newline; in concatenated mode
-            // at the next object, which a newline-free stream may never show,
-            // so a newline ends it there too.
-            if let Some(i) = memchr(b'\n', &buf) {
-                total += i + 1;
-                self.carry.extend_from_slice(&buf[i + 1..]);
-                self.offset += (i + 1) as u64;
-                self.line += 1;
+            let end = seek.end_in(&buf, total, !self.eof);
+            if let Some(end) = end {
+                total += end;
+                self.line += memchr::memchr_iter(b'\n', &buf[..end]).count() as u64;
+                self.carry.extend_from_slice(&buf[end..]);
+                self.offset += end as u64;
                 break;
             }
             total += buf.len();
             self.offset += buf.len() as u64;
+            self.line += memchr::memchr_iter(b'\n', &buf).count() as u64;
             buf.clear();
             if self.eof {
                 break;
@@ -318,6 +350,45 @@ impl<F: Fill> RecordSplitter<F> {
             ),
             bytes: prefix,
         });
+    }
+}
+
+/// How the end of an oversized record is found, buffer by buffer.
+enum Seek {
+    /// At the next line break.
+    Line,
+    /// Where the record's structure closes.
+    Structure(Scanner),
+    /// The record broke: at the next record's start.
+    Record,
+}
+
+impl Seek {
+    /// Where the record ends in `buf`, which follows `before` bytes of it.
+    fn end_in(&mut self, buf: &[u8], before: usize, more_to_come: bool) -> Option<usize> {
+        let mut from = 0;
+        if let Seek::Structure(scanner) = self {
+            match scanner.feed(buf) {
+                Scanned::Complete(n) => return Some(n - before),
+                Scanned::Incomplete => return None,
+                Scanned::Invalid(_) => {
+                    // The next record may start before the byte where the
+                    // structure broke (a record cut short by the next one):
+                    // search this buffer from its start, but for the
+                    // oversized record's own first brace.
+                    from = usize::from(before == 0);
+                    *self = Seek::Record;
+                }
+            }
+        }
+        match self {
+            Seek::Line => memchr(b'\n', buf).map(|i| i + 1),
+            Seek::Structure(_) => None,
+            Seek::Record => match find_record_start(buf, from, more_to_come) {
+                NextRecord::At(q, _) | NextRecord::Unfinished(q) => Some(q),
+                NextRecord::None => None,
+            },
+        }
     }
 }
 
@@ -350,89 +421,34 @@ fn read_some<F: Fill>(r: &mut F, buf: &mut Vec<u8>, want: usize) -> Result<(), R
     }
 }
 
-/// Lines, unless the first object is followed on the same line by another.
+/// Lines, unless the first record is followed on the same line by another
+/// or spans lines itself (pretty-printed). Garbage before the first record
+/// is passed over, so that a broken first record does not decide.
 fn detect_mode(data: &[u8], eof: bool) -> Mode {
-    let start = data.iter().position(|b| !b.is_ascii_whitespace());
-    let Some(start) = start else {
+    let Some(first) = data.iter().position(|b| !b.is_ascii_whitespace()) else {
         return if eof { Mode::Lines } else { Mode::Undecided };
     };
-    match object_end(&data[start..]) {
-        Some(len) => {
-            // A pretty-printed object spans lines: split by braces, not lines.
-            if memchr(b'\n', &data[start..start + len]).is_some() {
-                return Mode::Concatenated;
-            }
-            let rest = &data[start + len..];
-            match rest
-                .iter()
-                .position(|&b| b != b' ' && b != b'\t' && b != b'\r')
-            {
-                Some(i) if rest[i] == b'{' => Mode::Concatenated,
-                _ => Mode::Lines,
-            }
-        }
-        None => Mode::Lines,
+    let (start, len) = match scan_object(&data[first..]) {
+        Scanned::Complete(len) => (first, len),
+        Scanned::Incomplete if !eof => return Mode::Undecided,
+        _ => match find_record_start(data, first + 1, !eof) {
+            NextRecord::At(start, len) => (start, len),
+            NextRecord::Unfinished(_) => return Mode::Undecided,
+            NextRecord::None => return Mode::Lines,
+        },
+    };
+    // A pretty-printed object spans lines: split by structure, not lines.
+    if memchr(b'\n', &data[start..start + len]).is_some() {
+        return Mode::Concatenated;
     }
-}
-
-/// Length of the JSON object (or any balanced value) at the start of `data`,
-/// if it is complete. Non-object garbage ends at the next newline.
-pub fn object_end(data: &[u8]) -> Option<usize> {
-    if data.first() != Some(&b'{') {
-        return memchr(b'\n', data);
+    let rest = &data[start + len..];
+    match rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t' && b != b'\r')
+    {
+        Some(i) if rest[i] == b'{' => Mode::Concatenated,
+        _ => Mode::Lines,
     }
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for (i, &b) in data.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Split one line that holds several objects back to back.
-pub fn split_concatenated(line: &[u8]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while pos < line.len() {
-        while pos < line.len() && line[pos].is_ascii_whitespace() {
-            pos += 1;
-        }
-        if pos >= line.len() {
-            break;
-        }
-        match object_end(&line[pos..]) {
-            Some(len) => {
-                out.push((pos, pos + len));
-                pos += len;
-            }
-            None => {
-                out.push((pos, line.len()));
-                break;
-            }
-        }
-    }
-    out
 }
 
 fn trim(data: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
@@ -497,5 +513,93 @@ mod tests {
         assert!(s.next_chunk(&mut c));
         assert_eq!(c.records[1].line, 3);
         assert_eq!(c.records[1].offset, 4);
+    }
+
+    fn record(i: usize) -> String {
+        format!(
+            r#"{{"event_type":"_email.send","arrival_timestamp":{i},"attributes":{{"n":"{}"}}}}"#,
+            "x".repeat(i % 700)
+        )
+    }
+
+    /// A newline-less stream of many chunks with broken records of every
+    /// kind: every good record comes out whole, each broken one is one
+    /// piece (or one oversized reject), and nothing else is lost.
+    #[test]
+    fn broken_records_in_a_long_concatenated_stream_hide_no_others() {
+        let broken = [
+            r#"{"event_type":"_email.open","attri"#,
+            r#"{"event_type":"_email.open","attributes":"#,
+            r#"{"event_type":"_email.open","a":{"b":1}"#,
+            r#"{"event_type":"_email.open","a":"no end}"#,
+            r#"not json at all"#,
+        ];
+        let mut text = String::new();
+        let mut good = Vec::new();
+        let mut bad = 0;
+        for i in 0..30_000 {
+            if i % 997 == 5 {
+                text.push_str(broken[bad % broken.len()]);
+                bad += 1;
+            }
+            let r = record(i);
+            text.push_str(&r);
+            good.push(r);
+        }
+        assert!(text.len() > 3 * CHUNK_BYTES);
+        let (out, broken_out) = records(text.as_bytes());
+        assert!(
+            broken_out.is_empty(),
+            "{:?}",
+            broken_out.first().map(|b| &b.reason)
+        );
+        let kept: Vec<&String> = out.iter().filter(|r| good.contains(r)).collect();
+        assert_eq!(kept.len(), good.len());
+        assert_eq!(out.len(), good.len() + bad);
+    }
+
+    #[test]
+    fn an_oversized_record_in_a_concatenated_stream_ends_at_its_structure() {
+        let huge = format!(
+            r#"{{"event_type":"_email.send","arrival_timestamp":1,"x":"{}"}}"#,
+            "y".repeat(MAX_RECORD_BYTES + 10)
+        );
+        let text = format!("{}{huge}{}{}", record(1), record(2), record(3));
+        let (out, broken) = records(text.as_bytes());
+        assert_eq!(out, [record(1), record(2), record(3)]);
+        assert_eq!(broken.len(), 1);
+        assert!(broken[0].reason.starts_with("record too large"));
+        assert_eq!(broken[0].offset, record(1).len() as u64);
+
+        // Broken as well as oversized: the next record ends it.
+        let text = format!("{}{}{}", record(1), &huge[..huge.len() - 2], record(2));
+        let (out, broken) = records(text.as_bytes());
+        assert_eq!(out, [record(1), record(2)]);
+        assert_eq!(broken.len(), 1);
+    }
+
+    #[test]
+    fn a_broken_first_record_does_not_make_a_stream_one_line() {
+        let text = format!(r#"{{"event_type":"a","x":{}{}"#, record(1), record(2));
+        let (out, broken) = records(text.as_bytes());
+        assert!(broken.is_empty());
+        assert_eq!(
+            out,
+            [
+                r#"{"event_type":"a","x":"#.to_string(),
+                record(1),
+                record(2)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cut_short_last_record_is_broken_with_its_position() {
+        let text = format!("{}{}", record(1), &record(2)[..30]);
+        let (out, broken) = records(text.as_bytes());
+        assert_eq!(out, [record(1)]);
+        assert_eq!(broken.len(), 1);
+        assert_eq!(broken[0].offset, record(1).len() as u64);
+        assert!(broken[0].reason.contains("cut short"));
     }
 }

@@ -24,6 +24,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use deltalake::DeltaTable;
 use sendlens_store::Workspace;
+use sendlens_store::readers::{self, ReadLease};
 
 use crate::{EVENTS_TABLE, sql};
 
@@ -84,21 +85,35 @@ pub fn current(ws: &Workspace, table: &DeltaTable) -> Option<PathBuf> {
 
 /// Register the materialized tables (`message_facts`, `campaign_targets`,
 /// `message_events`) when they match the table; returns whether they did.
+/// The tables hold `lease` (which names their folder), so that no refresh
+/// removes the folder while the session may read it.
 pub async fn register_current(
     ctx: &SessionContext,
     ws: &Workspace,
     table: &DeltaTable,
+    lease: Option<Arc<ReadLease>>,
 ) -> Result<bool> {
     let Some(dir) = current(ws, table) else {
         return Ok(false);
     };
+    let covered = lease
+        .as_ref()
+        .is_some_and(|l| l.info().facts.as_deref() == dir.file_name().and_then(|n| n.to_str()));
+    if !covered {
+        // Without a lease on this folder it may go at any time: the views
+        // answer instead.
+        return Ok(false);
+    }
     for (name, _, _) in tables() {
         let path = format!("{}/", dir.join(name).display());
-        if ctx
-            .register_parquet(name, &path, ParquetReadOptions::default())
-            .await
-            .is_err()
-        {
+        let registered = async {
+            ctx.register_parquet(name, &path, ParquetReadOptions::default())
+                .await?;
+            let provider = ctx.table_provider(name).await?;
+            ctx.deregister_table(name)?;
+            ctx.register_table(name, crate::leased(provider, lease.clone()))
+        };
+        if registered.await.is_err() {
             // A damaged copy must not break queries: answer from the views.
             for (name, _, _) in tables() {
                 ctx.deregister_table(name)?;
@@ -123,7 +138,8 @@ fn slice_events() -> u64 {
 }
 
 /// Rebuild the facts for the table's current version (nothing to do when they
-/// are current). Older versions are removed.
+/// are current). Older versions no session reads are removed, and folders
+/// that a refresh which ended early left behind; a newer version never is.
 ///
 /// Every materialized row belongs to one campaign (or none), and every row
 /// it is computed from has that campaign: the facts are built slice by slice
@@ -135,13 +151,21 @@ pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
     let Some(version) = table.version() else {
         return Ok(None);
     };
+    let root = facts_dir(ws);
     if let Some(dir) = current(ws, &table) {
+        remove_stale(ws, &root, &dir, version);
         return Ok(Some(dir));
     }
-    let root = facts_dir(ws);
+    // The build reads this version: a vacuum elsewhere keeps its files.
+    let _lease = readers::lease(ws, version, None).ok();
     std::fs::create_dir_all(&root)?;
     let tmp = root.join(format!(".v{version}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    // Held while building: a folder whose lock is free was left by a
+    // refresh that ended early, and the next refresh removes it.
+    let building = std::fs::File::create(tmp.join(BUILDING))?;
+    building.lock()?;
     let slices = campaign_slices(&table, slice_events()).await?;
     for (number, slice) in slices.iter().enumerate() {
         let dir = tmp.join(format!("slice-{number}"));
@@ -161,13 +185,62 @@ pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
         std::fs::remove_dir_all(&dir)?;
     }
     std::fs::write(tmp.join("_complete"), version.to_string())?;
+    std::fs::remove_file(tmp.join(BUILDING))?;
+    drop(building);
     let dir = version_dir(ws, version);
     if std::fs::rename(&tmp, &dir).is_err() {
         // Another process built the same version first.
         let _ = std::fs::remove_dir_all(&tmp);
     }
-    remove_others(&root, &dir);
+    remove_stale(ws, &root, &dir, version);
     Ok(Some(dir))
+}
+
+/// The lock file of a facts folder being built.
+const BUILDING: &str = ".building";
+
+/// The table version of a facts folder's name (`v{version}-{definition}`).
+fn folder_version(name: &str) -> Option<u64> {
+    name.strip_prefix('v')?.split('-').next()?.parse().ok()
+}
+
+/// Remove the facts folders of versions before `version` (and of another
+/// definition of `version`) that no session reads, and the folders of
+/// refreshes that ended early. Folders of newer versions stay: a refresh
+/// that finishes after a newer one must not remove its work.
+fn remove_stale(ws: &Workspace, root: &Path, keep: &Path, version: u64) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let read: std::collections::HashSet<String> = readers::live(ws)
+        .into_iter()
+        .filter_map(|l| l.facts)
+        .collect();
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let stale = if name.starts_with(".v") && name.ends_with(".tmp") {
+            readers::is_unlocked(&path.join(BUILDING))
+                || (!path.join(BUILDING).exists()
+                    && !path.join("_complete").exists()
+                    && older_than_an_hour(&path))
+        } else {
+            folder_version(&name).is_some_and(|v| v <= version)
+                && path != keep
+                && !read.contains(&name)
+        };
+        if stale {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
+fn older_than_an_hour(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age.as_secs() > 3600)
 }
 
 /// Predicates on `campaign_id` that split the table into slices of about
@@ -301,18 +374,4 @@ fn has_parquet(dir: &Path) -> bool {
             .flatten()
             .any(|e| e.path().extension().is_some_and(|x| x == "parquet"))
     })
-}
-
-fn remove_others(root: &Path, keep: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if p != keep && name.starts_with('v') {
-            let _ = std::fs::remove_dir_all(&p);
-        }
-    }
 }

@@ -92,8 +92,22 @@ pub async fn register_on_in_zone(
     time_zone: &str,
 ) -> Result<()> {
     udf::local_time::parse_tz(time_zone)?;
-    register_table(ctx, table).await?;
-    facts::register_current(ctx, ws, table).await?;
+    // A read lease on this version and its facts, held by the tables for
+    // as long as the session has them: other processes' vacuum and refresh
+    // leave what they read in place (see `sendlens_store::readers`). A
+    // workspace the session cannot write to gets no lease.
+    let facts_dir = facts::current(ws, table);
+    let lease = table.version().and_then(|version| {
+        let facts = facts_dir
+            .as_ref()
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned());
+        sendlens_store::readers::lease(ws, version, facts.as_deref())
+            .ok()
+            .map(Arc::new)
+    });
+    register_table_leased(ctx, table, lease.clone()).await?;
+    facts::register_current(ctx, ws, table, lease).await?;
     register_with_events_table(ctx, time_zone).await
 }
 
@@ -108,6 +122,15 @@ pub async fn register_events(ctx: &SessionContext, ws: &Workspace) -> Result<()>
 
 /// Register an opened Delta table of events as `events`.
 pub async fn register_table(ctx: &SessionContext, table: &deltalake::DeltaTable) -> Result<()> {
+    register_table_leased(ctx, table, None).await
+}
+
+/// [`register_table`], the table holding `lease` while it is registered.
+pub async fn register_table_leased(
+    ctx: &SessionContext,
+    table: &deltalake::DeltaTable,
+    lease: Option<Arc<sendlens_store::readers::ReadLease>>,
+) -> Result<()> {
     table
         .update_datafusion_session(&ctx.state())
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
@@ -115,8 +138,19 @@ pub async fn register_table(ctx: &SessionContext, table: &deltalake::DeltaTable)
         .table_provider()
         .await
         .map_err(|e| DataFusionError::External(Box::new(e)))?;
-    ctx.register_table(EVENTS_TABLE, Arc::clone(&provider))?;
+    ctx.register_table(EVENTS_TABLE, leased(provider, lease))?;
     Ok(())
+}
+
+/// `provider`, holding `lease` when there is one.
+pub(crate) fn leased(
+    provider: Arc<dyn datafusion::catalog::TableProvider>,
+    lease: Option<Arc<sendlens_store::readers::ReadLease>>,
+) -> Arc<dyn datafusion::catalog::TableProvider> {
+    match lease {
+        Some(lease) => Arc::new(sendlens_store::readers::Leased::new(provider, lease)),
+        None => provider,
+    }
 }
 
 /// Register the functions, views and table functions over an `events` table

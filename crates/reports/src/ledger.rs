@@ -17,6 +17,9 @@ use crate::lock::PeriodLock;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
+    /// A scheduler firing that met a run of the same period in progress: it
+    /// waits for that run to end, then runs.
+    Waiting,
     /// Started, not finished.
     Running,
     /// Outputs written.
@@ -35,6 +38,7 @@ impl State {
     /// Lower-case name.
     pub fn name(self) -> &'static str {
         match self {
+            State::Waiting => "waiting",
             State::Running => "running",
             State::Succeeded => "succeeded",
             State::Skipped => "skipped",
@@ -204,10 +208,15 @@ impl Ledger {
     /// running whose period lock is not held by it was interrupted.
     pub fn runs(&self) -> std::io::Result<Vec<Entry>> {
         let mut runs = self.read()?;
-        let orphan = |e: &Entry| {
-            e.state == State::Running
-                && PeriodLock::holder(&self.state_dir, &e.report, &e.period).as_deref()
+        let pass = PeriodLock::holder_pid(&self.state_dir, SCHEDULER, PASS);
+        let orphan = |e: &Entry| match e.state {
+            State::Running => {
+                PeriodLock::holder(&self.state_dir, &e.report, &e.period).as_deref()
                     != Some(e.run.as_str())
+            }
+            // A waiting run lives as long as the scheduler pass that waits.
+            State::Waiting => pass != Some(e.pid),
+            _ => false,
         };
         if runs.iter().any(orphan) {
             // It may have finished since the first read: read again.
@@ -221,10 +230,17 @@ impl Ledger {
     }
 
     /// Record as interrupted every run of `report` and `period` still marked
-    /// running. Call it holding the period's lock: they cannot be alive.
+    /// running (call it holding the period's lock: they cannot be alive),
+    /// and every waiting one whose scheduler pass has ended.
     pub fn settle_orphans(&self, report: &str, period: &str) -> std::io::Result<()> {
+        let pass = PeriodLock::holder_pid(&self.state_dir, SCHEDULER, PASS);
         for mut e in self.read()? {
-            if e.state == State::Running && e.report == report && e.period == period {
+            let dead = match e.state {
+                State::Running => true,
+                State::Waiting => pass != Some(e.pid),
+                _ => false,
+            };
+            if dead && e.report == report && e.period == period {
                 e.state = State::Interrupted;
                 e.error = Some(INTERRUPTED.into());
                 self.append(&e)?;
@@ -235,6 +251,11 @@ impl Ledger {
 }
 
 const INTERRUPTED: &str = "the process running it ended before it finished";
+
+/// The lock a scheduler pass holds: (report, period) of `PeriodLock`.
+pub const SCHEDULER: &str = "scheduler";
+/// See [`SCHEDULER`].
+pub const PASS: &str = "pass";
 
 #[cfg(test)]
 mod tests {

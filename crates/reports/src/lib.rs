@@ -70,7 +70,12 @@ pub async fn tick(
     let ledger = Ledger::new(&ws.state_dir());
     // One pass at a time, whether from `schedule run` or cron's `tick`:
     // the due list and the cursors are read and written under this lock.
-    let _pass = match lock::PeriodLock::try_acquire(ledger.dir(), "scheduler", "pass", "pass")? {
+    let _pass = match lock::PeriodLock::try_acquire(
+        ledger.dir(),
+        ledger::SCHEDULER,
+        ledger::PASS,
+        ledger::PASS,
+    )? {
         Ok(l) => l,
         Err(busy) => {
             return Ok(Tick {
@@ -108,6 +113,9 @@ pub async fn tick(
                 out: None,
                 trigger: d.trigger,
                 scheduled_for: Some(d.scheduled_for),
+                // A manual run of the same period in progress: wait for it,
+                // recorded, then run (the firing is not lost).
+                wait_if_busy: true,
             };
             match runner.run(&job).await? {
                 Outcome::Ran(e) => {

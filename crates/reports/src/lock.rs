@@ -89,6 +89,21 @@ impl PeriodLock {
         }
     }
 
+    /// The process id of the holder of the lock, if anybody holds it.
+    pub fn holder_pid(state: &Path, report: &str, period: &str) -> Option<u32> {
+        let p = path(state, report, period);
+        let file = File::open(&p).ok()?;
+        match file.try_lock_shared() {
+            Err(TryLockError::WouldBlock) => std::fs::read_to_string(&p)
+                .ok()?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok(),
+            _ => None,
+        }
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path

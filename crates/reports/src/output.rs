@@ -171,10 +171,39 @@ pub fn render(
     Ok(written)
 }
 
+/// Which files of a period's folder a run replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// All of them: the folder becomes this run's outputs.
+    Folder,
+    /// Only files of these names (one value of the `each` parameter).
+    Only(std::collections::BTreeSet<String>),
+}
+
+/// Every file name a report's output for `stem` can have, whatever the
+/// formats: what a run for that one output replaces.
+pub fn possible_names(report: &Report, stem: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for f in OutputFormat::ALL {
+        names.insert(format!("{stem}.{}", f.extension()));
+        if f.per_section() {
+            for s in &report.sections {
+                names.insert(format!("{stem}.{}.{}", s.name, f.extension()));
+            }
+        }
+    }
+    names
+}
+
 /// Write rendered files atomically, then remove the other files of `dir`
-/// (outputs of an earlier run that this one no longer makes, e.g. for a
-/// campaign that left the period), so the folder is this run's outputs.
-pub fn replace_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<Vec<PathBuf>> {
+/// that `scope` covers (outputs of an earlier run that this one no longer
+/// makes, e.g. for a campaign that left the period): with
+/// [`Scope::Folder`] the folder is this run's outputs.
+pub fn replace_dir(
+    dir: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    scope: &Scope,
+) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     for (path, bytes) in files {
         write_atomic(path, bytes)?;
@@ -182,7 +211,11 @@ pub fn replace_dir(dir: &Path, files: &[(PathBuf, Vec<u8>)]) -> std::io::Result<
     let keep: std::collections::BTreeSet<&PathBuf> = files.iter().map(|(p, _)| p).collect();
     for e in std::fs::read_dir(dir)?.flatten() {
         let p = e.path();
-        if p.is_file() && !keep.contains(&p) {
+        let covered = match scope {
+            Scope::Folder => true,
+            Scope::Only(names) => names.contains(&*e.file_name().to_string_lossy()),
+        };
+        if covered && p.is_file() && !keep.contains(&p) {
             std::fs::remove_file(&p)?;
         }
     }

@@ -26,6 +26,9 @@ use crate::period::Period;
 /// Where outputs go unless a run says otherwise: `out/` in the workspace.
 pub const OUT_DIR: &str = "out";
 
+/// How often a run that waits for another run of its period looks again.
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// One run to do.
 #[derive(Debug, Clone)]
 pub struct Job<'a> {
@@ -43,6 +46,9 @@ pub struct Job<'a> {
     pub trigger: Trigger,
     /// The schedule time it stands for.
     pub scheduled_for: Option<DateTime<Utc>>,
+    /// When another process runs the same period: wait for it (recorded
+    /// as waiting) and run afterwards, instead of leaving the period to it.
+    pub wait_if_busy: bool,
 }
 
 /// What became of a job.
@@ -64,6 +70,9 @@ pub struct Runner {
     table_version: Option<u64>,
     ledger: Ledger,
     cancel: Option<watch::Receiver<bool>>,
+    /// The workspace's PII policy, for what the ledger keeps of a run
+    /// (parameter values, error messages).
+    scrubber: sendlens_store::PiiScrubber,
 }
 
 struct Finished {
@@ -86,6 +95,7 @@ impl Runner {
             table_version,
             ledger: Ledger::new(&ws.state_dir()),
             cancel: None,
+            scrubber: ws.pii_scrubber()?,
         })
     }
 
@@ -117,26 +127,20 @@ impl Runner {
             report.name,
             started.format("%Y%m%dT%H%M%S%.6fZ")
         );
-        let lock = match PeriodLock::try_acquire(self.ledger.dir(), &report.name, &key, &run)? {
-            Ok(l) => l,
-            Err(busy) => {
-                return Ok(Outcome::Busy {
-                    holder: busy.holder,
-                });
-            }
-        };
-        // Runs of this period still marked running died: say so.
-        self.ledger.settle_orphans(&report.name, &key)?;
         let mut entry = Entry {
-            run,
+            run: run.clone(),
             report: report.name.clone(),
-            period: key,
+            period: key.clone(),
             start: job.period.start,
             end: job.period.end,
             scheduled_for: job.scheduled_for,
             trigger: job.trigger,
-            state: State::Running,
-            params: job.params.clone(),
+            state: State::Waiting,
+            params: job
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), self.scrubber.scrub_text(v).into_owned()))
+                .collect(),
             formats: job.formats.iter().map(|f| f.name().to_string()).collect(),
             out: job.out.clone(),
             started,
@@ -147,6 +151,47 @@ impl Runner {
             content_hash: None,
             pid: std::process::id(),
         };
+        let lock = loop {
+            let busy = match PeriodLock::try_acquire(self.ledger.dir(), &report.name, &key, &run)? {
+                Ok(l) => break l,
+                Err(busy) => busy,
+            };
+            if !job.wait_if_busy {
+                return Ok(Outcome::Busy {
+                    holder: busy.holder,
+                });
+            }
+            if entry.error.is_none() {
+                let other = PeriodLock::holder(self.ledger.dir(), &report.name, &key)
+                    .unwrap_or_else(|| format!("process {}", busy.holder));
+                entry.error = Some(format!(
+                    "waiting for {other}, a run of the same period, to finish"
+                ));
+                self.ledger.append(&entry)?;
+            }
+            let cancelled = match self.cancel.clone() {
+                Some(mut rx) => tokio::select! {
+                    _ = tokio::time::sleep(BUSY_POLL) => false,
+                    _ = rx.wait_for(|stop| *stop) => true,
+                },
+                None => {
+                    tokio::time::sleep(BUSY_POLL).await;
+                    false
+                }
+            };
+            if cancelled {
+                entry.state = State::Cancelled;
+                entry.finished = Some(Utc::now());
+                entry.error =
+                    Some("cancelled while waiting: the scheduler is shutting down".into());
+                self.ledger.append(&entry)?;
+                return Ok(Outcome::Ran(Box::new(entry)));
+            }
+        };
+        // Runs of this period still marked running died: say so.
+        self.ledger.settle_orphans(&report.name, &key)?;
+        entry.state = State::Running;
+        entry.error = None;
         self.ledger.append(&entry)?;
 
         let result = match self.cancel.clone() {
@@ -173,7 +218,7 @@ impl Runner {
                 } else {
                     State::Failed
                 };
-                entry.error = Some(format!("{e:#}"));
+                entry.error = Some(self.scrubber.scrub_text(&format!("{e:#}")).into_owned());
                 output::remove_leftovers(&output::period_dir(
                     &self.out_root(job),
                     &report.name,
@@ -428,7 +473,15 @@ impl Runner {
                 files.extend(output::render(doc, f, &dir)?);
             }
         }
-        let outputs = output::replace_dir(&dir, &files)?;
+        // A run for one value of the `each` parameter replaces that value's
+        // outputs, not the other values' of the period.
+        let scope = match (report.each(), &docs[..]) {
+            (Some(each), [doc]) if base.contains_key(&each.name) => {
+                output::Scope::Only(output::possible_names(report, &doc.stem()))
+            }
+            _ => output::Scope::Folder,
+        };
+        let outputs = output::replace_dir(&dir, &files, &scope)?;
         let hash = output::content_hash(&outputs)?;
         Ok(Finished {
             state: State::Succeeded,

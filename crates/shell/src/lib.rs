@@ -127,8 +127,9 @@ pub fn run(workspace: &Path, args: ShellArgs) -> anyhow::Result<bool> {
         max_rows: args.maxrows,
     };
     let mut shell = rt.block_on(async {
-        let ctx = shell::session(&ws, args.memory_limit).await?;
-        let shell = Shell::new(ctx, settings, interactive).await;
+        let (ctx, version) = shell::session(&ws, args.memory_limit).await?;
+        let mut shell = Shell::new(ctx, settings, interactive).await;
+        shell.follow(ws.clone(), version);
         if interactive {
             shell.load_ids_in_background();
         }
@@ -191,6 +192,13 @@ fn interactive_loop(
     editor.set_helper(Some(ShellHelper::new(shell.names.clone())));
     let history = shell::history_path(ws.root());
     let _ = editor.load_history(&history);
+    // The history is a file of the workspace: the PII policy covers it. A
+    // workspace whose salt is gone keeps no history under `hash` or `drop`.
+    let scrubber = ws.pii_scrubber().ok();
+    let keeps = ws
+        .config()
+        .pii_policy()
+        .is_ok_and(|p| p == sendlens_store::PiiPolicy::Keep);
     println!(
         "sendlens {} — workspace {}. \\? for help, \\q to quit; statements end with ;",
         env!("CARGO_PKG_VERSION"),
@@ -203,14 +211,24 @@ fn interactive_loop(
                 if text.trim().is_empty() {
                     continue;
                 }
-                let _ = editor.add_history_entry(text.trim_end());
-                let _ = editor.append_history(&history);
+                let entry = match &scrubber {
+                    Some(s) => Some(s.scrub_text(text.trim_end()).into_owned()),
+                    None if keeps => Some(text.trim_end().to_string()),
+                    None => None,
+                };
+                if let Some(entry) = entry {
+                    let _ = editor.add_history_entry(entry);
+                    let _ = editor.append_history(&history);
+                }
                 for item in input::items(&text) {
                     match rt.block_on(shell.run_item(&item)) {
                         Ok(Flow::Quit) => return Ok(true),
                         Ok(Flow::Continue) => {}
                         Err(msg) => eprintln!("{msg}"),
                     }
+                }
+                if let Some(note) = shell.newer_data_note() {
+                    eprintln!("{note}");
                 }
             }
             // Ctrl-C on the prompt clears the line, as in a terminal.

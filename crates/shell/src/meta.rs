@@ -43,7 +43,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "refresh",
         "",
-        "reload table, column and id names (after CREATE VIEW, or new data)",
+        "move the session to the workspace's newest data (it reads the version it opened), and reload names",
     ),
     ("q", "", "quit (or Ctrl-D)"),
 ];

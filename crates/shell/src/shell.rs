@@ -55,6 +55,11 @@ pub struct Shell {
     interactive: bool,
     /// Files being run by `\i`, innermost last.
     including: Vec<PathBuf>,
+    /// The workspace and the table version the session reads, when it
+    /// reads one (so that `\refresh` can move it to newer data).
+    workspace: Option<(Workspace, Option<u64>)>,
+    /// The newest version a note was printed for.
+    noted: Option<u64>,
 }
 
 /// How deep `\i` may nest: a file that includes itself stops here.
@@ -62,11 +67,12 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// A session for the workspace with everything of the extension
 /// registered; `memory_limit` bytes caps what queries hold (sorts,
-/// aggregates and joins spill to disk beyond it).
+/// aggregates and joins spill to disk beyond it). Also returns the table
+/// version it reads.
 pub async fn session(
     ws: &Workspace,
     memory_limit: Option<usize>,
-) -> anyhow::Result<SessionContext> {
+) -> anyhow::Result<(SessionContext, Option<u64>)> {
     let mut config = SessionConfig::new().with_information_schema(true);
     // Spans let errors point at the part of the statement they are about.
     config.options_mut().sql_parser.collect_spans = true;
@@ -75,8 +81,15 @@ pub async fn session(
         runtime = runtime.with_memory_pool(Arc::new(FairSpillPool::new(limit)));
     }
     let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
-    sendlens_metrics::register(&ctx, ws).await?;
-    Ok(ctx)
+    let version = register(&ctx, ws).await?;
+    Ok((ctx, version))
+}
+
+/// Register the workspace in `ctx`; the table version it reads.
+async fn register(ctx: &SessionContext, ws: &Workspace) -> anyhow::Result<Option<u64>> {
+    let table = ws.open_table().await?;
+    sendlens_metrics::register_on(ctx, ws, &table).await?;
+    Ok(table.version())
 }
 
 impl Shell {
@@ -89,7 +102,80 @@ impl Shell {
             output: Output::Terminal,
             interactive,
             including: Vec::new(),
+            workspace: None,
+            noted: None,
         }
+    }
+
+    /// The session reads `version` of `ws`: `\refresh` can move it on.
+    pub fn follow(&mut self, ws: Workspace, version: Option<u64>) {
+        self.workspace = Some((ws, version));
+    }
+
+    /// A note when the workspace has newer data than the session reads
+    /// (once per version): the session keeps reading the version it
+    /// opened, whatever other processes commit, until `\refresh`.
+    pub fn newer_data_note(&mut self) -> Option<String> {
+        let (ws, version) = self.workspace.as_ref()?;
+        let latest = sendlens_store::table::latest_version(&ws.table_path())?;
+        if Some(latest) <= *version || self.noted == Some(latest) {
+            return None;
+        }
+        self.noted = Some(latest);
+        Some(format!(
+            "note: the workspace has newer data (table version {latest}; this session reads {}): \\refresh to read it",
+            version.map_or("none".to_string(), |v| v.to_string())
+        ))
+    }
+
+    /// Move the session to the workspace's newest version: a new session
+    /// with the same settings, the views and tables the user made carried
+    /// over (views planned anew over the new data).
+    async fn reopen(&mut self) -> Result<String, String> {
+        let Some((ws, _)) = &self.workspace else {
+            return Ok("names reloaded".into());
+        };
+        let ctx =
+            SessionContext::new_with_config_rt(self.ctx.copied_config(), self.ctx.runtime_env());
+        let version = register(&ctx, ws).await.map_err(|e| format!("{e:#}"))?;
+        let mut carried = Vec::new();
+        if let Some(schema) = self
+            .ctx
+            .catalog("datafusion")
+            .and_then(|c| c.schema("public"))
+        {
+            for name in schema.table_names() {
+                if ctx.table_exist(name.as_str()).unwrap_or(true) {
+                    continue;
+                }
+                let Ok(Some(table)) = schema.table(&name).await else {
+                    continue;
+                };
+                // A view is made again from its statement, over the new
+                // data; anything else (a table the user filled) as it is.
+                let again = match table.get_table_definition() {
+                    Some(definition) => ctx.sql(definition).await.is_ok(),
+                    None => false,
+                };
+                if !again {
+                    let _ = ctx.register_table(name.as_str(), table);
+                }
+                carried.push(name);
+            }
+        }
+        self.ctx = ctx;
+        let ws = self.workspace.take().map(|(ws, _)| ws);
+        self.workspace = ws.map(|ws| (ws, version));
+        self.noted = None;
+        Ok(format!(
+            "session moved to table version {}{}; names reloaded",
+            version.map_or("none".to_string(), |v| v.to_string()),
+            if carried.is_empty() {
+                String::new()
+            } else {
+                format!(" (kept: {})", carried.join(", "))
+            }
+        ))
     }
 
     /// Fill in the ids of the data for completion, in the background.
@@ -209,8 +295,9 @@ impl Shell {
                 return result.map_err(|()| format!("{file}: stopped at the error above"));
             }
             Meta::Refresh => {
+                let message = self.reopen().await?;
                 self.refresh_names().await;
-                say("names reloaded");
+                say(&message);
             }
             Meta::Describe(name) => {
                 self.describe(name.as_deref())?;

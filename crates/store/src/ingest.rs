@@ -26,10 +26,11 @@ use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use indexmap::IndexMap;
 use sendlens_events::batch::{ChunkText, Provenance, Raw};
-use sendlens_events::hash::record_hash;
+use sendlens_events::hash::{IdentityKey, record_identity};
+use sendlens_events::scan::split_records;
 use sendlens_events::schema::EVENT_DATE;
 use sendlens_events::source::list_inputs;
-use sendlens_events::split::{CHUNK_BYTES, Chunk, split_concatenated};
+use sendlens_events::split::{CHUNK_BYTES, Chunk};
 use sendlens_events::{
     DecodeOptions, Event, EventBatchBuilder, PiiScrubber, Reject, SourceFormat, SourceItem,
     decode_record, open_source,
@@ -83,7 +84,8 @@ pub struct IngestSummary {
     /// Table version committed, if anything was stored.
     pub version: Option<i64>,
     /// Files that ended early (truncated gzip, read errors): what was read
-    /// before the break is counted above.
+    /// before the break is counted above; links under the input folders
+    /// that were not followed (loops, links to nothing).
     pub warnings: Vec<String>,
     pub elapsed: Duration,
 }
@@ -112,6 +114,7 @@ struct Shared<'a> {
     rejects: Mutex<RejectWriter>,
     decode: DecodeOptions,
     scrubber: PiiScrubber,
+    identity: IdentityKey,
     progress: &'a IngestProgress,
     table: &'a DeltaTable,
     rt: &'a Handle,
@@ -129,15 +132,28 @@ pub fn ingest(
 ) -> Result<IngestSummary> {
     let started = Instant::now();
     let _lock = ws.lock()?;
-    let files = list_inputs(paths).map_err(|e| Error::Other(format!("cannot list inputs: {e}")))?;
+    let scrubber = ws.pii_scrubber()?;
+    let inputs =
+        list_inputs(paths).map_err(|e| Error::Other(format!("cannot list inputs: {e}")))?;
+    let files = inputs.files;
+    let skipped: Vec<String> = inputs
+        .skipped
+        .iter()
+        .map(|s| scrubber.scrub_text(s).into_owned())
+        .collect();
     if files.is_empty() {
         return Err(Error::Other(format!(
-            "no input files found in {}",
+            "no input files found in {}{}",
             paths
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!(" (passed over: {})", skipped.join("; "))
+            }
         )));
     }
     progress
@@ -145,6 +161,7 @@ pub fn ingest(
         .store(files.len() as u64, Ordering::Relaxed);
 
     let mut table = rt.block_on(ws.open_table())?;
+    table::check_identity_scheme(&table)?;
     let by_date = rt.block_on(files_by_date(&table))?;
     let ingest_id = ingest_id();
     let tmp_rejects = ws.tmp_dir()?.join(format!("rejected-{ingest_id}.ndjson"));
@@ -152,9 +169,10 @@ pub fn ingest(
         files: &files,
         next: AtomicUsize::new(0),
         dedupe: DedupeIndex::new(&ws.table_path(), by_date),
-        rejects: Mutex::new(RejectWriter::new(tmp_rejects)),
+        rejects: Mutex::new(RejectWriter::new(tmp_rejects, scrubber.clone())),
         decode: ws.config().decode_options(),
-        scrubber: ws.pii_scrubber()?,
+        scrubber,
+        identity: ws.identity_key()?,
         progress,
         table: &table,
         rt,
@@ -167,7 +185,9 @@ pub fn ingest(
     .max(1);
 
     let results: Vec<Result<WorkerTotals>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads).map(|_| s.spawn(|| worker(&shared))).collect();
+        let handles: Vec<_> = (0..threads)
+            .map(|_| s.spawn(|| guarded_worker(&shared)))
+            .collect();
         handles
             .into_iter()
             .map(|h| {
@@ -183,6 +203,7 @@ pub fn ingest(
 
     let mut summary = IngestSummary {
         files: files.len() as u64,
+        warnings: skipped,
         ..IngestSummary::default()
     };
     let mut adds = Vec::new();
@@ -259,7 +280,40 @@ fn ingest_id() -> String {
     )
 }
 
-fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
+/// Where a worker is: the file and the record it works on, so that an
+/// internal failure can say where it happened.
+#[derive(Default)]
+struct Position {
+    file: String,
+    offset: u64,
+}
+
+/// [`worker`], turning a panic (a bug of sendlens's own: records are
+/// decoded under their own guard, see [`prepare`]) into an error that names
+/// the file and record it happened at. Nothing is committed then.
+fn guarded_worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
+    let mut at = Position::default();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker(shared, &mut at))) {
+        Ok(r) => r,
+        Err(panic) => Err(Error::Other(format!(
+            "ingest stopped by an internal error ({}) at {}, record at offset {}; nothing was \
+             committed. Please report it with that record",
+            panic_message(panic.as_ref()),
+            at.file,
+            at.offset
+        ))),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string())
+}
+
+fn worker(shared: &Shared<'_>, at: &mut Position) -> Result<WorkerTotals> {
     let mut totals = WorkerTotals::default();
     let mut sink = Sink {
         writer: new_writer(shared.table)?,
@@ -276,7 +330,7 @@ fn worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
         let Some(path) = shared.files.get(i) else {
             break;
         };
-        ingest_file(shared, path, &mut chunk, &mut sink, &mut totals)?;
+        ingest_file(shared, path, &mut chunk, &mut sink, &mut totals, at)?;
         shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
     sink.write_batch(shared, &[], &mut totals)?;
@@ -425,28 +479,77 @@ impl Sink {
     }
 }
 
-/// Store one decoded record unless it is a duplicate.
-#[allow(clippy::too_many_arguments)]
+/// A record decoded, identified and scrubbed, ready to be stored.
+struct Prepared<'a> {
+    /// The record's text, as read.
+    text: &'a str,
+    event: Event<'a>,
+    identity: u128,
+    /// The record text as stored (scrubbed when the policy says so).
+    raw: Cow<'a, str>,
+}
+
+/// Decode one record, compute its identity and apply the PII policy; the
+/// reason it cannot be stored otherwise. Decoding meets every byte of user
+/// input, so it runs under a guard: should it panic (a bug), the record is
+/// rejected with the panic's message and the ingest goes on.
+fn prepare<'a>(
+    shared: &Shared<'_>,
+    bytes: &'a [u8],
+    hint: Option<SourceFormat>,
+    scratch: &mut Vec<u8>,
+) -> std::result::Result<Prepared<'a>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "not UTF-8 text: invalid byte at position {}",
+            e.valid_up_to()
+        )
+    })?;
+    let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut event = decode_record(text, hint, &shared.decode).map_err(|e| e.0)?;
+        // The identity is of what the record says, before any scrubbing.
+        let identity = record_identity(&event, &shared.identity, scratch);
+        let mut raw = Cow::Borrowed(text);
+        shared.scrubber.scrub(&mut event, &mut raw);
+        Ok(Prepared {
+            text,
+            event,
+            identity,
+            raw,
+        })
+    }));
+    guarded.unwrap_or_else(|panic| {
+        Err(format!(
+            "sendlens failed on this record ({}); it is kept here, the ingest went on. \
+             Please report it",
+            panic_message(panic.as_ref())
+        ))
+    })
+}
+
+/// Store one prepared record unless it is a duplicate.
 fn accept<'a>(
     shared: &Shared<'_>,
     sink: &mut Sink,
     totals: &mut WorkerTotals,
     source_name: &str,
-    mut event: Event<'a>,
+    prepared: Prepared<'a>,
     record: Record<'a>,
 ) -> Result<()> {
     let Record {
-        text,
         chunk,
         start,
         offset,
     } = record;
-    let hash = record_hash(text.as_bytes(), event.event_id.as_deref());
+    let Prepared {
+        text,
+        event,
+        identity,
+        raw,
+    } = prepared;
     // Whether it was seen before is asked for the whole batch at once, when
     // it is written; a duplicate's row is dropped then.
-    sink.identities.push((event.event_date(), hash));
-    let mut raw = Cow::Borrowed(text);
-    shared.scrubber.scrub(&mut event, &mut raw);
+    sink.identities.push((event.event_date(), identity));
     let raw = match &raw {
         // SAFETY: `text` is a `&str` at `start` of the current chunk, whose
         // bytes stay as they are until its rows are written: the chunk is
@@ -462,7 +565,7 @@ fn accept<'a>(
         &Provenance {
             source_file: source_name,
             source_offset: offset,
-            record_hash: hash,
+            record_hash: identity,
             raw,
         },
     );
@@ -472,10 +575,9 @@ fn accept<'a>(
     Ok(())
 }
 
-/// One record's text, and where it lies.
+/// Where a record lies.
 struct Record<'a> {
-    text: &'a str,
-    /// The chunk's bytes, and where `text` starts in them.
+    /// The chunk's bytes, and where the record starts in them.
     chunk: &'a [u8],
     start: usize,
     /// Position in the source file.
@@ -488,9 +590,15 @@ fn ingest_file(
     chunk: &mut Chunk,
     sink: &mut Sink,
     totals: &mut WorkerTotals,
+    at: &mut Position,
 ) -> Result<()> {
     let mut source = open_source(path);
-    let source_name = path.display().to_string();
+    // A path may name a person too: it is stored (source_file) and shown.
+    let source_name = shared
+        .scrubber
+        .scrub_text(&path.display().to_string())
+        .into_owned();
+    at.file.clone_from(&source_name);
     let hint = source.is_parquet.then_some(SourceFormat::FirehoseParquet);
     let mut local_rejects: Vec<Reject> = Vec::new();
     loop {
@@ -517,6 +625,7 @@ fn ingest_file(
             sink,
             totals,
             &mut local_rejects,
+            at,
         )?;
         sink.retain_chunk(chunk);
         totals.records += chunk_records;
@@ -544,7 +653,9 @@ fn ingest_file(
 }
 
 /// Decode and store (or reject) every record of `chunk`; returns how many
-/// records it held.
+/// records it held. A JSON record that fails is cut into records by its
+/// structure ([`split_records`]): several records on one line, or a broken
+/// one with whole ones behind it, each count and go their own way.
 #[allow(clippy::too_many_arguments)]
 fn decode_chunk(
     shared: &Shared<'_>,
@@ -554,69 +665,52 @@ fn decode_chunk(
     sink: &mut Sink,
     totals: &mut WorkerTotals,
     local_rejects: &mut Vec<Reject>,
+    at: &mut Position,
 ) -> Result<u64> {
     let is_parquet = hint == Some(SourceFormat::FirehoseParquet);
     let mut chunk_records = 0u64;
-    {
-        for span in &chunk.records {
-            let bytes = chunk.record(span);
-            let reject = |reason: String, offset: u64, bytes: &[u8]| {
-                Reject::at(
-                    source_name,
-                    is_parquet,
-                    span.line,
-                    offset,
-                    reason,
-                    bytes.to_vec(),
-                )
-            };
-            chunk_records += 1;
-            let text = match std::str::from_utf8(bytes) {
-                Ok(t) => t,
-                Err(e) => {
-                    local_rejects.push(reject(
-                        format!(
-                            "not UTF-8 text: invalid byte at position {}",
-                            e.valid_up_to()
-                        ),
-                        span.offset,
-                        bytes,
-                    ));
-                    continue;
-                }
-            };
-            match decode_record(text, hint, &shared.decode) {
-                Ok(event) => {
-                    let record = Record {
-                        text,
-                        chunk: &chunk.data,
-                        start: span.start,
-                        offset: span.offset,
-                    };
-                    accept(shared, sink, totals, source_name, event, record)?
-                }
-                Err(e) if e.is_trailing_data() && !is_parquet => {
-                    // Several records on one line, with no separator.
-                    let pieces = split_concatenated(bytes);
-                    chunk_records += pieces.len() as u64 - 1;
-                    for (s, e) in pieces {
-                        let piece = &text[s..e];
-                        let offset = span.offset + s as u64;
-                        match decode_record(piece, hint, &shared.decode) {
-                            Ok(event) => {
-                                let record = Record {
-                                    text: piece,
-                                    chunk: &chunk.data,
-                                    start: span.start + s,
-                                    offset,
-                                };
-                                accept(shared, sink, totals, source_name, event, record)?
-                            }
-                            Err(err) => local_rejects.push(reject(err.0, offset, piece.as_bytes())),
-                        }
-                    }
-                }
-                Err(e) => local_rejects.push(reject(e.0, span.offset, bytes)),
+    let mut scratch = Vec::new();
+    for span in &chunk.records {
+        at.offset = span.offset;
+        let bytes = chunk.record(span);
+        let reject = |reason: String, offset: u64, bytes: &[u8]| {
+            Reject::at(
+                source_name,
+                is_parquet,
+                span.line,
+                offset,
+                reason,
+                bytes.to_vec(),
+            )
+        };
+        let place = |start: usize| Record {
+            chunk: &chunk.data,
+            start: span.start + start,
+            offset: span.offset + start as u64,
+        };
+        chunk_records += 1;
+        let reason = match prepare(shared, bytes, hint, &mut scratch) {
+            Ok(p) => {
+                accept(shared, sink, totals, source_name, p, place(0))?;
+                continue;
+            }
+            Err(reason) => reason,
+        };
+        let pieces = if is_parquet {
+            Vec::new()
+        } else {
+            split_records(bytes)
+        };
+        if pieces.len() <= 1 {
+            local_rejects.push(reject(reason, span.offset, bytes));
+            continue;
+        }
+        chunk_records += pieces.len() as u64 - 1;
+        for (s, e) in pieces {
+            let piece = &bytes[s..e];
+            match prepare(shared, piece, hint, &mut scratch) {
+                Ok(p) => accept(shared, sink, totals, source_name, p, place(s))?,
+                Err(reason) => local_rejects.push(reject(reason, span.offset + s as u64, piece)),
             }
         }
     }

@@ -7,7 +7,8 @@
 //! sendlens.toml        configuration (time zone, SES tag names, PII policy)
 //! events/              Delta Lake table, partitioned by event_date
 //! rejected/            one NDJSON file per ingest that rejected records
-//! .sendlens/           salt for PII hashing, the ingest lock, scratch files
+//! .sendlens/           salt for PII hashing and record identities, the
+//!                      ingest lock, read leases, scratch files
 //! ```
 
 pub mod config;
@@ -15,6 +16,7 @@ mod dedupe;
 pub mod error;
 pub mod ingest;
 pub mod maintenance;
+pub mod readers;
 pub mod rejects;
 pub mod table;
 pub mod workspace;
@@ -22,4 +24,5 @@ pub mod workspace;
 pub use config::{Config, PiiConfig, SesConfig};
 pub use error::{Error, Result};
 pub use ingest::{IngestOptions, IngestProgress, IngestSummary, ingest};
+pub use sendlens_events::{PiiPolicy, PiiScrubber};
 pub use workspace::Workspace;

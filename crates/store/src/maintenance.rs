@@ -5,6 +5,7 @@ use deltalake::operations::optimize::OptimizeType;
 use deltalake::operations::vacuum::VacuumMode;
 
 use crate::error::Result;
+use crate::readers;
 use crate::table;
 use crate::workspace::Workspace;
 
@@ -43,23 +44,40 @@ pub async fn optimize(ws: &Workspace) -> Result<OptimizeReport> {
 pub struct VacuumReport {
     pub files_deleted: Vec<String>,
     pub dry_run: bool,
+    /// Older table versions whose files were kept because open sessions
+    /// read them (see [`readers`]).
+    pub kept_for_readers: Vec<u64>,
 }
 
 /// Delete data files that the table stopped referencing more than
 /// `retain_days` ago, and files that no commit ever referenced (left by an
-/// interrupted ingest).
+/// interrupted ingest), but never a file of a version an open session
+/// reads.
 pub async fn vacuum(ws: &Workspace, retain_days: u32, dry_run: bool) -> Result<VacuumReport> {
     let _lock = ws.lock()?;
     let table = ws.open_table().await?;
-    let (_table, metrics) = table
+    let current = table.version().unwrap_or(0);
+    let mut kept: Vec<u64> = readers::live(ws)
+        .into_iter()
+        .map(|l| l.version)
+        .filter(|&v| v < current)
+        .collect();
+    kept.sort_unstable();
+    kept.dedup();
+    let mut vacuum = table
         .vacuum()
         .with_retention_period(chrono::Duration::days(retain_days.into()))
         .with_enforce_retention_duration(false)
         .with_mode(VacuumMode::Full)
-        .with_dry_run(dry_run)
-        .await?;
+        .with_dry_run(dry_run);
+    if !kept.is_empty() {
+        vacuum = vacuum.with_keep_versions(&kept);
+    }
+    let (_table, metrics) = vacuum.await?;
+    readers::clean(ws);
     Ok(VacuumReport {
         files_deleted: metrics.files_deleted,
         dry_run: metrics.dry_run,
+        kept_for_readers: kept,
     })
 }

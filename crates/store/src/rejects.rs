@@ -6,7 +6,10 @@
 //! ```
 //!
 //! `record` holds the text when it is UTF-8, else `record_base64` holds the
-//! bytes. The file is written under `.sendlens/tmp` and moved into
+//! bytes. The workspace's PII policy covers every field: under `hash` and
+//! `drop` the record, the reason (which may quote a value) and the source
+//! name are scrubbed as the table's text is, and a record that is not UTF-8
+//! is kept as scrubbed text with its invalid bytes replaced. The file is written under `.sendlens/tmp` and moved into
 //! `rejected/` only after the ingest has committed, so a killed ingest leaves
 //! no partial file behind.
 
@@ -15,7 +18,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use sendlens_events::Reject;
+use sendlens_events::{PiiScrubber, Reject};
 use serde::Serialize;
 
 use crate::error::{IoContext, Result};
@@ -41,14 +44,16 @@ pub struct RejectWriter {
     tmp_path: PathBuf,
     out: Option<BufWriter<File>>,
     count: u64,
+    scrubber: PiiScrubber,
 }
 
 impl RejectWriter {
-    pub fn new(tmp_path: PathBuf) -> Self {
+    pub fn new(tmp_path: PathBuf, scrubber: PiiScrubber) -> Self {
         RejectWriter {
             tmp_path,
             out: None,
             count: 0,
+            scrubber,
         }
     }
 
@@ -61,17 +66,18 @@ impl RejectWriter {
             let f = File::create(&self.tmp_path).at(&self.tmp_path)?;
             self.out = Some(BufWriter::new(f));
         }
-        let text = std::str::from_utf8(&r.bytes).ok();
+        let bytes = self.scrubber.scrub_bytes(&r.bytes);
+        let text = std::str::from_utf8(&bytes).ok();
         let line = RejectLine {
-            source: &r.source,
+            source: &self.scrubber.scrub_text(&r.source),
             line: r.line,
             offset: (!r.is_row).then_some(r.offset),
             row: r.is_row.then_some(r.offset),
-            reason: &r.reason,
+            reason: &self.scrubber.scrub_text(&r.reason),
             record: text,
             record_base64: match text {
                 Some(_) => None,
-                None => Some(base64::engine::general_purpose::STANDARD.encode(&r.bytes)),
+                None => Some(base64::engine::general_purpose::STANDARD.encode(&bytes)),
             },
         };
         let out = self.out.as_mut().expect("opened above");

@@ -48,6 +48,35 @@ pub fn delta_schema() -> Result<StructType> {
         .map_err(|e| Error::Other(format!("event schema: {e}")))
 }
 
+/// The table property that names how `record_hash` identities are made
+/// (see `sendlens_events::hash`): de-duplication compares identities with
+/// the stored ones, so a table made under another scheme cannot take more
+/// events.
+pub const IDENTITY_PROPERTY: &str = "sendlens.identity";
+/// Keyed identities of decoded content.
+pub const IDENTITY_SCHEME: &str = "keyed-content-1";
+
+/// Refuse a table whose stored identities were made another way.
+pub fn check_identity_scheme(table: &DeltaTable) -> Result<()> {
+    let snapshot = table.snapshot()?;
+    let scheme = snapshot
+        .metadata()
+        .configuration()
+        .get(IDENTITY_PROPERTY)
+        .cloned();
+    if scheme.as_deref() == Some(IDENTITY_SCHEME) {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "this workspace's events were stored by an earlier sendlens, which identified records \
+         another way ({}), so new events could not be told from the stored ones: create a new \
+         workspace (`sendlens init DIR`) and ingest the exports into it",
+        scheme.map_or("no identity scheme recorded".to_string(), |s| format!(
+            "scheme {s}"
+        ))
+    )))
+}
+
 /// Create an empty events table at `path`.
 pub async fn create(path: &Path) -> Result<DeltaTable> {
     std::fs::create_dir_all(path).map_err(|source| Error::Io {
@@ -66,8 +95,25 @@ pub async fn create(path: &Path) -> Result<DeltaTable> {
             TableProperty::DataSkippingNumIndexedCols,
             Some(INDEXED_COLUMNS.to_string()),
         )
+        .with_raise_if_key_not_exists(false)
+        .with_configuration([(IDENTITY_PROPERTY, Some(IDENTITY_SCHEME))])
         .await?;
     Ok(table)
+}
+
+/// The newest committed version of the table at `path`, read off its log's
+/// file names (cheap: no log is parsed), if it has one.
+pub fn latest_version(path: &Path) -> Option<u64> {
+    std::fs::read_dir(path.join("_delta_log"))
+        .ok()?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_str()?;
+            let digits = name.strip_suffix(".json")?;
+            (digits.len() == 20).then(|| digits.parse::<u64>().ok())?
+        })
+        .max()
 }
 
 /// Open the events table at `path` at its latest version.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use deltalake::DeltaTable;
 use sendlens_events::PiiScrubber;
+use sendlens_events::hash::IdentityKey;
 
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
@@ -14,6 +15,8 @@ pub const CONFIG_FILE: &str = "sendlens.toml";
 pub const TABLE_DIR: &str = "events";
 pub const REJECTED_DIR: &str = "rejected";
 pub const STATE_DIR: &str = ".sendlens";
+/// The secret salt, in the state folder.
+pub const SALT_FILE: &str = "salt";
 
 /// An opened workspace.
 #[derive(Debug, Clone)]
@@ -38,7 +41,7 @@ impl Workspace {
         let state = root.join(STATE_DIR);
         std::fs::create_dir_all(state.join("tmp")).at(&state)?;
         std::fs::create_dir_all(root.join(REJECTED_DIR)).at(root.join(REJECTED_DIR))?;
-        write_salt(&state.join("salt"))?;
+        write_salt(&state.join(SALT_FILE))?;
         table::create(&root.join(TABLE_DIR)).await?;
         // The config file is written last: its presence marks a complete workspace.
         let tmp = state.join("tmp").join(CONFIG_FILE);
@@ -89,27 +92,44 @@ impl Workspace {
         table::open(&self.table_path()).await
     }
 
+    /// The workspace's secret salt. PII hashes and record identities are
+    /// keyed with it, so a missing salt is an error, never replaced: a new
+    /// one would hash every address differently and let every record in
+    /// again as new.
+    pub fn salt(&self) -> Result<Vec<u8>> {
+        let salt_path = self.state_dir().join(SALT_FILE);
+        match std::fs::read(&salt_path) {
+            Ok(s) if !s.is_empty() => Ok(s),
+            Ok(_) => Err(Error::Other(format!(
+                "{} is empty: the workspace's salt is lost. Restore {SALT_FILE} from a backup of \
+                 the workspace; without it, create a new workspace and ingest the exports again",
+                salt_path.display()
+            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Other(format!(
+                "{} is missing: PII hashes and record identities are keyed with this salt. \
+                 Restore it from a backup of the workspace; without it, create a new workspace \
+                 (`sendlens init DIR`) and ingest the exports again",
+                salt_path.display()
+            ))),
+            Err(e) => Err(Error::Io {
+                path: salt_path,
+                source: e,
+            }),
+        }
+    }
+
     /// The PII scrubber configured for this workspace.
     pub fn pii_scrubber(&self) -> Result<PiiScrubber> {
         let policy = self.config.pii_policy().map_err(|message| Error::Config {
             path: self.root.join(CONFIG_FILE),
             message,
         })?;
-        let salt_path = self.state_dir().join("salt");
-        let salt = match std::fs::read(&salt_path) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_salt(&salt_path)?;
-                std::fs::read(&salt_path).at(&salt_path)?
-            }
-            Err(e) => {
-                return Err(Error::Io {
-                    path: salt_path,
-                    source: e,
-                });
-            }
-        };
-        Ok(PiiScrubber::new(policy, salt))
+        Ok(PiiScrubber::new(policy, self.salt()?))
+    }
+
+    /// The key of record identities (see `sendlens_events::hash`).
+    pub fn identity_key(&self) -> Result<IdentityKey> {
+        Ok(IdentityKey::from_salt(&self.salt()?))
     }
 
     /// Take the workspace's write lock: one ingest or maintenance at a time.
@@ -140,17 +160,19 @@ pub struct WorkspaceLock {
     _file: File,
 }
 
+/// A new salt: 32 random bytes from the OS, as hex, in a file that only
+/// its owner can read from the moment it exists.
 fn write_salt(path: &Path) -> Result<()> {
-    // 32 random bytes from the OS, without a dependency for it.
     let mut salt = [0u8; 32];
     let mut f = File::open("/dev/urandom").at("/dev/urandom")?;
     std::io::Read::read_exact(&mut f, &mut salt).at("/dev/urandom")?;
     let hex: String = salt.iter().map(|b| format!("{b:02x}")).collect();
-    std::fs::write(path, hex).at(path)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).at(path)?;
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options.open(path).at(path)?;
+    std::io::Write::write_all(&mut out, hex.as_bytes()).at(path)?;
+    out.sync_all().at(path)?;
     Ok(())
 }
