@@ -15,6 +15,9 @@ pub mod batch;
 pub mod channel;
 pub mod decode;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod guard;
 mod gzip;
 pub mod hash;
 pub mod pii;

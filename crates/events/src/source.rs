@@ -11,7 +11,9 @@ use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
     ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
+use datafusion::parquet::errors::{ParquetError, Result as ParquetResult};
 
+use crate::guard::guarded;
 use crate::gzip::Gzip;
 use crate::split::{Broken, Chunk, Fill, Plain, RecordSplitter, Span};
 
@@ -162,7 +164,21 @@ impl RecordSource {
                             bytes: Vec::new(),
                         }),
                         Some(Rows::Batch { first, batch }) => {
-                            render_rows(&batch, first, chunk);
+                            let (data, records) = (chunk.data.len(), chunk.records.len());
+                            if let Err(panic) = guarded(|| render_rows(&batch, first, chunk)) {
+                                chunk.data.truncate(data);
+                                chunk.records.truncate(records);
+                                for i in 0..batch.num_rows() as u64 {
+                                    chunk.broken.push(Broken {
+                                        offset: first + i,
+                                        line: 0,
+                                        reason: format!(
+                                            "Parquet row cannot be read as an event ({panic})"
+                                        ),
+                                        bytes: Vec::new(),
+                                    });
+                                }
+                            }
                             return SourceItem::Chunk;
                         }
                     }
@@ -276,9 +292,19 @@ struct ParquetRows {
 
 const PARQUET_BATCH_ROWS: usize = 4096;
 
+/// A Parquet reader's result, its panics (it has some on corrupt files)
+/// turned into errors.
+fn reading<T>(f: impl FnOnce() -> ParquetResult<T>) -> ParquetResult<T> {
+    guarded(f).unwrap_or_else(|panic| {
+        Err(ParquetError::General(format!(
+            "the Parquet reader failed on it ({panic})"
+        )))
+    })
+}
+
 impl ParquetRows {
     fn open(file: File) -> Result<ParquetRows, String> {
-        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+        let meta = reading(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()))
             .map_err(|e| e.to_string())?;
         let mut groups = VecDeque::new();
         let mut first = 0u64;
@@ -302,20 +328,20 @@ impl ParquetRows {
         group: usize,
         skip: usize,
         count: Option<usize>,
-    ) -> datafusion::parquet::errors::Result<ParquetRecordBatchReader> {
-        let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(
-            self.file.try_clone()?,
-            self.meta.clone(),
-        )
-        .with_row_groups(vec![group])
-        .with_batch_size(PARQUET_BATCH_ROWS);
-        if let Some(count) = count {
-            b = b.with_row_selection(RowSelection::from(vec![
-                RowSelector::skip(skip),
-                RowSelector::select(count),
-            ]));
-        }
-        b.build()
+    ) -> ParquetResult<ParquetRecordBatchReader> {
+        let file = self.file.try_clone()?;
+        reading(|| {
+            let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+                .with_row_groups(vec![group])
+                .with_batch_size(PARQUET_BATCH_ROWS);
+            if let Some(count) = count {
+                b = b.with_row_selection(RowSelection::from(vec![
+                    RowSelector::skip(skip),
+                    RowSelector::select(count),
+                ]));
+            }
+            b.build()
+        })
     }
 
     fn next(&mut self) -> Option<Rows> {
@@ -324,7 +350,9 @@ impl ParquetRows {
                 return Some(p);
             }
             if let Some((reader, group, first, done)) = &mut self.current {
-                match reader.next() {
+                let next =
+                    reading(|| reader.next().transpose().map_err(ParquetError::from)).transpose();
+                match next {
                     Some(Ok(batch)) => {
                         let row = *first + *done as u64;
                         *done += batch.num_rows();
@@ -360,10 +388,9 @@ impl ParquetRows {
         if count == 0 {
             return;
         }
-        let attempt = self.reader(group, skip, Some(count)).and_then(|r| {
-            r.collect::<Result<Vec<_>, _>>()
-                .map_err(datafusion::parquet::errors::ParquetError::from)
-        });
+        let attempt = self
+            .reader(group, skip, Some(count))
+            .and_then(|r| reading(|| r.collect::<Result<Vec<_>, _>>().map_err(ParquetError::from)));
         match attempt {
             Ok(batches) if batches.iter().map(RecordBatch::num_rows).sum::<usize>() == count => {
                 let mut row = first + skip as u64;

@@ -26,6 +26,7 @@ use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use indexmap::IndexMap;
 use sendlens_events::batch::{ChunkText, Provenance, Raw};
+use sendlens_events::guard::{guarded, panic_message};
 use sendlens_events::hash::{IdentityKey, record_identity};
 use sendlens_events::scan::split_records;
 use sendlens_events::schema::EVENT_DATE;
@@ -305,14 +306,6 @@ fn guarded_worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
     }
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_string())
-}
-
 fn worker(shared: &Shared<'_>, at: &mut Position) -> Result<WorkerTotals> {
     let mut totals = WorkerTotals::default();
     let mut sink = Sink {
@@ -505,7 +498,7 @@ fn prepare<'a>(
             e.valid_up_to()
         )
     })?;
-    let guarded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let guarded = guarded(|| {
         let mut event = decode_record(text, hint, &shared.decode).map_err(|e| e.0)?;
         // The identity is of what the record says, before any scrubbing.
         let identity = record_identity(&event, &shared.identity, scratch);
@@ -517,12 +510,11 @@ fn prepare<'a>(
             identity,
             raw,
         })
-    }));
+    });
     guarded.unwrap_or_else(|panic| {
         Err(format!(
-            "sendlens failed on this record ({}); it is kept here, the ingest went on. \
-             Please report it",
-            panic_message(panic.as_ref())
+            "sendlens failed on this record ({panic}); it is kept here, the ingest went on. \
+             Please report it"
         ))
     })
 }
