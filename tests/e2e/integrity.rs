@@ -370,3 +370,28 @@ fn an_open_session_keeps_answering_while_other_processes_write() {
     run_ok(&["-w", ws.path().to_str().unwrap(), "refresh"]);
     assert_eq!(count(), 1);
 }
+
+#[test]
+fn a_refresh_keeps_newer_facts_and_clears_what_an_ended_refresh_left() {
+    let ws = Ws::new();
+    let input = ws.scratch("in").join("a.json");
+    write_file(&input, format!("{}\n{}\n", good(1), good(2)).as_bytes());
+    ws.ingest(&[&input]);
+    let facts = ws.path().join(".sendlens/facts");
+    // What a slower refresh of an older version meets: a newer version's
+    // facts. And the folders of a refresh that died, and of one that runs.
+    let newer = facts.join("v999-0123456789abcdef");
+    write_file(&newer.join("_complete"), b"999");
+    let dead = facts.join(".v7.4242.tmp");
+    write_file(&dead.join(".building"), b"");
+    write_file(&dead.join("message_facts/part.parquet"), b"half");
+    let running = facts.join(".v8.4243.tmp");
+    write_file(&running.join(".building"), b"");
+    let lock = std::fs::File::open(running.join(".building")).unwrap();
+    lock.lock().unwrap();
+    run_ok(&["-w", ws.path().to_str().unwrap(), "refresh"]);
+    assert!(newer.exists(), "a newer version's facts are never removed");
+    assert!(!dead.exists(), "an ended refresh's folder is removed");
+    assert!(running.exists(), "a running refresh's folder stays");
+    drop(lock);
+}

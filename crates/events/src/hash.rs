@@ -57,17 +57,25 @@ impl IdentityKey {
     }
 }
 
-/// Identity of one decoded record. `scratch` is a buffer to reuse between
-/// calls (the canonical form is written there and hashed at once).
-pub fn record_identity(event: &Event<'_>, key: &IdentityKey, scratch: &mut Vec<u8>) -> u128 {
-    scratch.clear();
+/// Buffers reused from one record to the next: the canonical form, and the
+/// order of attributes and metrics by name.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    form: Vec<u8>,
+    order: Vec<u32>,
+}
+
+/// Identity of one decoded record.
+pub fn record_identity(event: &Event<'_>, key: &IdentityKey, scratch: &mut Scratch) -> u128 {
+    scratch.form.clear();
     canonical(event, scratch);
-    key.keyed(xxh3_128(scratch))
+    key.keyed(xxh3_128(&scratch.form))
 }
 
 /// The canonical form of a record's content: each field tagged and
 /// length-prefixed, so that no two contents share a form.
-fn canonical(e: &Event<'_>, out: &mut Vec<u8>) {
+fn canonical(e: &Event<'_>, scratch: &mut Scratch) {
+    let Scratch { form: out, order } = scratch;
     if let Some(id) = e.event_id.as_deref() {
         text(out, 0, Some(id));
         return;
@@ -115,20 +123,21 @@ fn canonical(e: &Event<'_>, out: &mut Vec<u8>) {
     }
     // Empty attribute values are as good as missing (a Parquet map may
     // hold a null where the JSON had no key).
-    let mut attributes: Vec<(&str, &str)> = e
-        .attributes
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.as_ref(), v.as_ref()))
-        .collect();
-    attributes.sort_unstable();
-    for (k, v) in attributes {
+    order.clear();
+    order
+        .extend((0..e.attributes.len() as u32).filter(|&i| !e.attributes[i as usize].1.is_empty()));
+    order.sort_unstable_by(|&a, &b| e.attributes[a as usize].cmp(&e.attributes[b as usize]));
+    for &i in order.iter() {
+        let (k, v) = &e.attributes[i as usize];
         text(out, 41, Some(k));
         text(out, 42, Some(v));
     }
-    let mut metrics: Vec<(&str, f64)> = e.metrics.iter().map(|(k, v)| (k.as_ref(), *v)).collect();
-    metrics.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    for (k, v) in metrics {
+    order.clear();
+    order.extend(0..e.metrics.len() as u32);
+    order.sort_unstable_by(|&a, &b| e.metrics[a as usize].0.cmp(&e.metrics[b as usize].0));
+    for &i in order.iter() {
+        let (k, v) = &e.metrics[i as usize];
+        let v = *v;
         text(out, 43, Some(k));
         // 0.0 and -0.0 are one value; every NaN is one NaN.
         let v = if v == 0.0 {
@@ -157,7 +166,7 @@ mod tests {
 
     fn id(text: &str, key: &IdentityKey) -> u128 {
         let e = decode_record(text, None, &DecodeOptions::default()).unwrap();
-        record_identity(&e, key, &mut Vec::new())
+        record_identity(&e, key, &mut Scratch::default())
     }
 
     #[test]

@@ -62,6 +62,8 @@ const TOKENS: &[&[u8]] = &[
     b"\x00",
     b"1e999",
     b"-0",
+    b"<script>",
+    b"&amp;",
 ];
 
 fn mutate(rng: &mut Rng, base: &[u8], other: &[u8]) -> Vec<u8> {

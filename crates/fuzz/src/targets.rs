@@ -9,7 +9,7 @@ use datafusion::arrow::array::{ArrayRef, Float64Array, StringArray, TimestampMic
 use datafusion::arrow::datatypes::{Field, FieldRef};
 use datafusion::config::ConfigOptions;
 use datafusion::logical_expr::{ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF};
-use sendlens_events::hash::{IdentityKey, record_identity};
+use sendlens_events::hash::{IdentityKey, Scratch, record_identity};
 use sendlens_events::scan::split_records;
 use sendlens_events::source::{SourceItem, open_source};
 use sendlens_events::split::{Chunk, RecordSplitter};
@@ -110,13 +110,13 @@ pub fn ses_decoder(data: &[u8]) {
             assert_eq!(event.channel, "email");
         }
         let key = IdentityKey::from_salt(b"fuzz");
-        let id = record_identity(&event, &key, &mut Vec::new());
+        let id = record_identity(&event, &key, &mut Scratch::default());
         for policy in [PiiPolicy::Hash, PiiPolicy::Drop] {
             let mut e = event.clone();
             let mut raw = std::borrow::Cow::Borrowed(text);
             PiiScrubber::new(policy, "fuzz").scrub(&mut e, &mut raw);
         }
-        assert_eq!(id, record_identity(&event, &key, &mut Vec::new()));
+        assert_eq!(id, record_identity(&event, &key, &mut Scratch::default()));
     }
 }
 
@@ -233,4 +233,115 @@ pub fn text_udfs(data: &[u8]) {
         once,
         "stripping twice strips more"
     );
+}
+
+/// A report page of any values: labels (escaped: no markup of theirs gets
+/// into the page), numbers of every kind (NaN, infinities, extremes) in
+/// tiles, tables, bar and line charts, in every output format.
+pub fn report_render(data: &[u8]) {
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use sendlens_reports::definition::{Report, Section, Show};
+    use sendlens_reports::output::{Document, OutputFormat, SectionData, render};
+    use sendlens_reports::period::{Every, Period};
+
+    let cut = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let text = String::from_utf8_lossy(&data[..cut]);
+    let labels: Vec<&str> = text.split('\n').take(40).collect();
+    let numbers: Vec<f64> = data[cut.min(data.len())..]
+        .chunks(8)
+        .map(|c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            f64::from_le_bytes(w)
+        })
+        .collect();
+    let rows = labels.len();
+    let value = |i: usize| numbers.get(i).copied();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("label", DataType::Utf8, true),
+        Field::new("value", DataType::Float64, true),
+        Field::new("rate", DataType::Float64, true),
+        Field::new("count", DataType::Int64, true),
+    ]));
+    let Ok(batch) = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(labels.clone())),
+            Arc::new(Float64Array::from((0..rows).map(value).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(
+                (0..rows).map(|i| value(i + rows)).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                (0..rows)
+                    .map(|i| value(i).map(f64::to_bits).map(|b| b as i64))
+                    .collect::<Vec<_>>(),
+            )),
+        ],
+    ) else {
+        return;
+    };
+    let section = |name: &str, show: Show| Section {
+        name: name.to_string(),
+        statement: "s".to_string(),
+        title: labels.first().copied().unwrap_or_default().to_string(),
+        show,
+        x: Some("label".to_string()),
+        y: vec!["value".to_string(), "rate".to_string()],
+    };
+    let sections = vec![
+        section("tiles", Show::Tiles),
+        section("table", Show::Table),
+        section("bars", Show::Bars),
+        section("lines", Show::Lines),
+    ];
+    let report = Report {
+        name: "fuzz".to_string(),
+        title: labels.last().copied().unwrap_or_default().to_string(),
+        description: text.to_string(),
+        path: PathBuf::from("fuzz.toml"),
+        statements: Vec::new(),
+        sections: sections.clone(),
+        params: Vec::new(),
+        schedule: None,
+        time_zone: "UTC".to_string(),
+        every: Every::Day,
+        lookback: 0,
+        start: None,
+        formats: OutputFormat::ALL.to_vec(),
+        catch_up: false,
+        skip_if_empty: false,
+    };
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).expect("a date");
+    let doc = Document {
+        report: &report,
+        period: Period {
+            start: day,
+            end: day,
+        },
+        params: vec![("campaign_id".to_string(), text.to_string())],
+        each: Some(("campaign_id".to_string(), labels[0].to_string())),
+        sections: sections
+            .into_iter()
+            .map(|section| SectionData {
+                section,
+                schema: schema.clone(),
+                batches: vec![batch.clone()],
+            })
+            .collect(),
+        table_version: Some(1),
+    };
+    for format in OutputFormat::ALL {
+        let files = render(&doc, format, std::path::Path::new("out")).expect("renders");
+        if format == OutputFormat::Html {
+            // The page has no scripts of its own: one there came in
+            // unescaped from the data.
+            let html = String::from_utf8_lossy(&files[0].1).to_ascii_lowercase();
+            assert!(
+                !html.contains("<script"),
+                "markup from the data is in the page"
+            );
+        }
+    }
 }

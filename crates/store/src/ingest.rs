@@ -27,7 +27,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use indexmap::IndexMap;
 use sendlens_events::batch::{ChunkText, Provenance, Raw};
 use sendlens_events::guard::{guarded, panic_message};
-use sendlens_events::hash::{IdentityKey, record_identity};
+use sendlens_events::hash::{IdentityKey, Scratch, record_identity};
 use sendlens_events::scan::split_records;
 use sendlens_events::schema::EVENT_DATE;
 use sendlens_events::source::list_inputs;
@@ -490,7 +490,7 @@ fn prepare<'a>(
     shared: &Shared<'_>,
     bytes: &'a [u8],
     hint: Option<SourceFormat>,
-    scratch: &mut Vec<u8>,
+    scratch: &mut Scratch,
 ) -> std::result::Result<Prepared<'a>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         format!(
@@ -661,7 +661,7 @@ fn decode_chunk(
 ) -> Result<u64> {
     let is_parquet = hint == Some(SourceFormat::FirehoseParquet);
     let mut chunk_records = 0u64;
-    let mut scratch = Vec::new();
+    let mut scratch = Scratch::default();
     for span in &chunk.records {
         at.offset = span.offset;
         let bytes = chunk.record(span);
