@@ -9,7 +9,7 @@ use datafusion::arrow::json::LineDelimitedWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
+    ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::errors::{ParquetError, Result as ParquetResult};
 
@@ -27,6 +27,9 @@ pub struct Reject {
     pub bytes: Vec<u8>,
     /// `offset` is a row number (Parquet), not a byte offset.
     pub is_row: bool,
+    /// Records it stands for: 1, or a run of Parquet rows (see
+    /// [`Broken::count`]).
+    pub count: u64,
 }
 
 impl Reject {
@@ -47,11 +50,16 @@ impl Reject {
             reason,
             bytes,
             is_row: is_parquet,
+            count: 1,
         }
     }
 
     pub fn from_broken(source: &str, b: Broken, is_parquet: bool) -> Self {
-        Reject::at(source, is_parquet, b.line, b.offset, b.reason, b.bytes)
+        let count = b.count;
+        Reject {
+            count,
+            ..Reject::at(source, is_parquet, b.line, b.offset, b.reason, b.bytes)
+        }
     }
 }
 
@@ -155,14 +163,17 @@ impl RecordSource {
                     match rows.next() {
                         None if chunk.broken.is_empty() => return SourceItem::End,
                         None => return SourceItem::Chunk,
-                        Some(Rows::Unreadable { row, reason }) => chunk.broken.push(Broken {
-                            offset: row,
-                            line: 0,
-                            reason: format!(
-                                "unreadable Parquet row: {reason} (the row is in the source file)"
-                            ),
-                            bytes: Vec::new(),
-                        }),
+                        Some(Rows::Unreadable { row, count, reason }) => {
+                            chunk.broken.push(Broken {
+                                offset: row,
+                                line: 0,
+                                reason: format!(
+                                    "unreadable Parquet row: {reason} (the row is in the source file)"
+                                ),
+                                bytes: Vec::new(),
+                                count,
+                            })
+                        }
                         Some(Rows::Batch { first, batch }) => {
                             let (data, records) = (chunk.data.len(), chunk.records.len());
                             if let Err(panic) = guarded(|| render_rows(&batch, first, chunk)) {
@@ -176,6 +187,7 @@ impl RecordSource {
                                             "Parquet row cannot be read as an event ({panic})"
                                         ),
                                         bytes: Vec::new(),
+                                        count: 1,
                                     });
                                 }
                             }
@@ -192,6 +204,7 @@ impl RecordSource {
                         line: 0,
                         reason,
                         bytes: Vec::new(),
+                        count: 1,
                     });
                     SourceItem::Chunk
                 }
@@ -261,6 +274,7 @@ fn render_rows(batch: &RecordBatch, first: u64, chunk: &mut Chunk) {
                             .map_or("no JSON".to_string(), |e| e.to_string())
                     ),
                     bytes: Vec::new(),
+                    count: 1,
                 });
             }
         }
@@ -271,13 +285,21 @@ fn render_rows(batch: &RecordBatch, first: u64, chunk: &mut Chunk) {
 enum Rows {
     /// Rows from row `first` (of the file) on.
     Batch { first: u64, batch: RecordBatch },
-    /// One row that cannot be decoded.
-    Unreadable { row: u64, reason: String },
+    /// A row that cannot be decoded (or `count` of them, from `row` on,
+    /// when they are too many to list).
+    Unreadable {
+        row: u64,
+        count: u64,
+        reason: String,
+    },
 }
 
-/// The rows of a Parquet file, row group by row group. A row group that
-/// fails to decode is read again in halves, down to single rows, so that
-/// every readable row is read and every unreadable one is reported alone.
+/// The rows of a Parquet file, row group by row group. When a row group
+/// fails to decode, it is read again from its start one row at a time, so
+/// that every row before the one that fails is read, and the rows from it
+/// on are rejected, each with its own row number. (Reading on past a broken
+/// row would mean skipping over broken data, and the Parquet reader can
+/// loop forever on that.)
 struct ParquetRows {
     file: File,
     meta: ArrowReaderMetadata,
@@ -291,6 +313,10 @@ struct ParquetRows {
 }
 
 const PARQUET_BATCH_ROWS: usize = 4096;
+
+/// Unreadable rows past this many in one row group are one rejection for
+/// the rest of them (a broken footer can claim any number of rows).
+const LISTED_UNREADABLE_ROWS: usize = 100_000;
 
 /// A Parquet reader's result, its panics (it has some on corrupt files)
 /// turned into errors.
@@ -322,25 +348,14 @@ impl ParquetRows {
         })
     }
 
-    /// A reader of `count` rows of row group `group` from its row `skip`.
-    fn reader(
-        &self,
-        group: usize,
-        skip: usize,
-        count: Option<usize>,
-    ) -> ParquetResult<ParquetRecordBatchReader> {
+    /// A reader of row group `group`, `batch` rows at a time.
+    fn reader(&self, group: usize, batch: usize) -> ParquetResult<ParquetRecordBatchReader> {
         let file = self.file.try_clone()?;
         reading(|| {
-            let mut b = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
+            ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.meta.clone())
                 .with_row_groups(vec![group])
-                .with_batch_size(PARQUET_BATCH_ROWS);
-            if let Some(count) = count {
-                b = b.with_row_selection(RowSelection::from(vec![
-                    RowSelector::skip(skip),
-                    RowSelector::select(count),
-                ]));
-            }
-            b.build()
+                .with_batch_size(batch)
+                .build()
         })
     }
 
@@ -359,60 +374,67 @@ impl ParquetRows {
                         return Some(Rows::Batch { first: row, batch });
                     }
                     None => self.current = None,
-                    Some(Err(_)) => {
+                    Some(Err(e)) => {
                         let (group, first, done) = (*group, *first, *done);
                         self.current = None;
-                        let rows = self
-                            .meta
-                            .metadata()
-                            .row_group(group)
-                            .num_rows()
-                            .try_into()
-                            .unwrap_or(0usize);
-                        self.bisect(group, first, done, rows.saturating_sub(done));
+                        self.salvage(group, first, done, e);
                     }
                 }
                 continue;
             }
-            let (group, first, rows) = self.groups.pop_front()?;
-            match self.reader(group, 0, None) {
+            let (group, first, _) = self.groups.pop_front()?;
+            match self.reader(group, PARQUET_BATCH_ROWS) {
                 Ok(reader) => self.current = Some((reader, group, first, 0)),
-                Err(_) => self.bisect(group, first, 0, rows),
+                Err(e) => self.salvage(group, first, 0, e),
             }
         }
     }
 
-    /// Read `count` rows of `group` from its row `skip`, in halves where
-    /// they fail, into `pending`.
-    fn bisect(&mut self, group: usize, first: u64, skip: usize, count: usize) {
-        if count == 0 {
-            return;
-        }
-        let attempt = self
-            .reader(group, skip, Some(count))
-            .and_then(|r| reading(|| r.collect::<Result<Vec<_>, _>>().map_err(ParquetError::from)));
-        match attempt {
-            Ok(batches) if batches.iter().map(RecordBatch::num_rows).sum::<usize>() == count => {
-                let mut row = first + skip as u64;
-                for batch in batches {
-                    let n = batch.num_rows() as u64;
-                    self.pending.push_back(Rows::Batch { first: row, batch });
-                    row += n;
+    /// Row group `group` failed after `done` rows: read it again one row
+    /// at a time to take the rows before the broken one, and reject the
+    /// rest, into `pending`.
+    fn salvage(&mut self, group: usize, first: u64, done: usize, error: ParquetError) {
+        let rows = usize::try_from(self.meta.metadata().row_group(group).num_rows()).unwrap_or(0);
+        let mut at = 0usize;
+        let mut error = error.to_string();
+        if let Ok(mut reader) = self.reader(group, 1) {
+            while at < rows {
+                match reading(|| reader.next().transpose().map_err(ParquetError::from)) {
+                    Ok(Some(batch)) if batch.num_rows() > 0 => {
+                        if at >= done {
+                            let row = first + at as u64;
+                            self.pending.push_back(Rows::Batch { first: row, batch });
+                        }
+                        at += 1;
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        error = e.to_string();
+                        break;
+                    }
                 }
             }
-            Ok(_) if count == 1 => self.pending.push_back(Rows::Unreadable {
-                row: first + skip as u64,
-                reason: "the row group holds fewer rows than its metadata says".into(),
-            }),
-            Err(e) if count == 1 => self.pending.push_back(Rows::Unreadable {
-                row: first + skip as u64,
-                reason: e.to_string(),
-            }),
-            _ => {
-                let half = count / 2;
-                self.bisect(group, first, skip, half);
-                self.bisect(group, first, skip + half, count - half);
-            }
+        }
+        let from = at.max(done);
+        let reason = format!(
+            "row group {group} cannot be decoded from its row {} on: {error}",
+            from
+        );
+        let unreadable = rows.saturating_sub(from);
+        if unreadable > LISTED_UNREADABLE_ROWS {
+            self.pending.push_back(Rows::Unreadable {
+                row: first + from as u64,
+                count: unreadable as u64,
+                reason: format!("{reason} ({unreadable} rows from here)"),
+            });
+            return;
+        }
+        for i in from..rows {
+            self.pending.push_back(Rows::Unreadable {
+                row: first + i as u64,
+                count: 1,
+                reason: reason.clone(),
+            });
         }
     }
 }

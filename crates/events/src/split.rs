@@ -34,6 +34,9 @@ pub struct Broken {
     pub reason: String,
     /// The record's bytes, or their first [`OVERSIZED_PREFIX_BYTES`].
     pub bytes: Vec<u8>,
+    /// Records it stands for: 1, or a run of Parquet rows too long to
+    /// list one by one (from `offset` on).
+    pub count: u64,
 }
 
 /// A chunk of whole records.
@@ -187,6 +190,7 @@ impl<F: Fill> RecordSplitter<F> {
                     line: self.line,
                     reason,
                     bytes,
+                    count: 1,
                 });
             }
         }
@@ -349,6 +353,7 @@ impl<F: Fill> RecordSplitter<F> {
                 OVERSIZED_PREFIX_BYTES >> 10
             ),
             bytes: prefix,
+            count: 1,
         });
     }
 }
@@ -403,6 +408,7 @@ fn oversized(bytes: &[u8], offset: u64, line: u64, len: usize) -> Broken {
             OVERSIZED_PREFIX_BYTES >> 10
         ),
         bytes: bytes[..OVERSIZED_PREFIX_BYTES.min(bytes.len())].to_vec(),
+        count: 1,
     }
 }
 

@@ -603,7 +603,7 @@ fn ingest_file(
             .progress
             .bytes
             .fetch_add(chunk.data.len() as u64, Ordering::Relaxed);
-        totals.records += chunk.broken.len() as u64;
+        totals.records += chunk.broken.iter().map(|b| b.count).sum::<u64>();
         for b in chunk.broken.drain(..) {
             local_rejects.push(Reject::from_broken(&source_name, b, is_parquet));
         }

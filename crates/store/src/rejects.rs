@@ -33,6 +33,9 @@ struct RejectLine<'a> {
     offset: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     row: Option<u64>,
+    /// Rows from `row` on that this one line stands for, when more than one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rows: Option<u64>,
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     record: Option<&'a str>,
@@ -73,6 +76,7 @@ impl RejectWriter {
             line: r.line,
             offset: (!r.is_row).then_some(r.offset),
             row: r.is_row.then_some(r.offset),
+            rows: (r.count > 1).then_some(r.count),
             reason: &self.scrubber.scrub_text(&r.reason),
             record: text,
             record_base64: match text {
@@ -85,7 +89,7 @@ impl RejectWriter {
             .map_err(std::io::Error::from)
             .at(&self.tmp_path)?;
         out.write_all(b"\n").at(&self.tmp_path)?;
-        self.count += 1;
+        self.count += r.count;
         Ok(())
     }
 
