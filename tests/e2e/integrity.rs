@@ -395,3 +395,36 @@ fn a_refresh_keeps_newer_facts_and_clears_what_an_ended_refresh_left() {
     assert!(running.exists(), "a running refresh's folder stays");
     drop(lock);
 }
+
+#[test]
+fn a_broken_parquet_row_group_costs_its_own_rows_each_alone() {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let ws = Ws::new();
+    let lines: String = (1..=6).map(|i| good(i) + "\n").collect();
+    let path = ws.scratch("in").join("three-groups.parquet");
+    to_firehose_parquet(lines.as_bytes(), &path, 2);
+    // Break the page header of the middle row group's first column.
+    let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    assert_eq!(reader.metadata().num_row_groups(), 3);
+    let at = reader.metadata().row_group(1).column(0).data_page_offset() as usize;
+    drop(reader);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[at..at + 6].fill(0xff);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let s = ws.ingest(&[&path]);
+    assert_eq!(s["records"], 6, "{s}");
+    assert_eq!(s["stored"], 4, "{s}");
+    assert_eq!(s["rejected"], 2, "{s}");
+    let rows: Vec<u64> = rejected_lines(&ws)
+        .iter()
+        .map(|r| r["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, [2, 3]);
+    let stored: BTreeSet<String> = ws
+        .query("SELECT message_key FROM events")
+        .iter()
+        .map(|r| r["message_key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(stored, ["m1", "m2", "m5", "m6"].map(String::from).into());
+}

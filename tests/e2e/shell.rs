@@ -293,3 +293,47 @@ fn memory_limit_spills_instead_of_failing() {
     assert!(!ok);
     assert!(err.contains("unknown unit"), "{err}");
 }
+
+#[test]
+fn the_shell_keeps_its_version_says_when_there_is_newer_and_refresh_moves_it() {
+    let ws = fixture_workspace();
+    let mut s = open(&ws);
+    s.send("CREATE VIEW mine AS SELECT 'events' AS what, count(*) AS n FROM events;\r")
+        .unwrap();
+    s.expect("sendlens> ").unwrap();
+    s.send("SELECT what, n FROM mine;\r").unwrap();
+    let before = s.expect(Regex(r"events\s+\|\s+([\d,]+)\s")).unwrap();
+    let before: u64 = String::from_utf8_lossy(before.get(1).unwrap())
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    s.expect("sendlens> ").unwrap();
+    // Another process adds events, then vacuums what the shell read.
+    let more = ws.scratch("more").join("more.json");
+    crate::support::write_file(
+        &more,
+        br#"{"event_type":"_custom.late","arrival_timestamp":1772323200000,"client":{"client_id":"x"}}
+"#,
+    );
+    ws.ingest(&[&more]);
+    crate::support::run_ok(&["-w", ws.path().to_str().unwrap(), "optimize"]);
+    crate::support::run_ok(&[
+        "-w",
+        ws.path().to_str().unwrap(),
+        "vacuum",
+        "--retain-days",
+        "0",
+    ]);
+    s.send("SELECT what, n FROM mine;\r").unwrap();
+    s.expect(Regex(&format!(r"events\s+\|\s+{before}\s")))
+        .expect("the version it opened");
+    s.expect("newer data")
+        .expect("a note that there is newer data");
+    s.send("\\refresh\r").unwrap();
+    s.expect(Regex(r"session moved to table version \d+ \(kept: mine\)"))
+        .expect("moved, the view kept");
+    s.send("SELECT what, n FROM mine;\r").unwrap();
+    s.expect(Regex(&format!(r"events\s+\|\s+{}\s", before + 1)))
+        .expect("the new event");
+    quit(s);
+}

@@ -329,33 +329,7 @@ impl EventBatchBuilder {
             b.append_option(e.sent_at);
         }
         self.text(record, Some(e.channel));
-        let texts = [
-            &e.app_id,
-            &e.endpoint_id,
-            &e.run_id,
-            &e.treatment_id,
-            &e.journey_id,
-            &e.journey_activity_id,
-            &e.journey_run_id,
-            &e.send_status,
-            &e.delivery_type,
-            &e.message_key,
-            &e.message_id,
-            &e.address,
-            &e.from_address,
-            &e.subject,
-            &e.link,
-            &e.user_agent,
-            &e.ip_address,
-            &e.bounce_type,
-            &e.bounce_sub_type,
-            &e.complaint_type,
-            &e.reject_reason,
-            &e.record_status,
-            &e.iso_country_code,
-            &e.message_type,
-        ];
-        for v in texts {
+        for v in e.column_texts() {
             self.text(record, v.as_deref());
         }
         if let Col::I32(b) = &mut self.cols[30] {

@@ -63,7 +63,38 @@ pub struct Event<'a> {
     pub event_id: Option<Cow<'a, str>>,
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
+    /// The optional text fields that are columns of their own, in the
+    /// schema's order (they follow campaign, type, times and channel).
+    pub fn column_texts(&self) -> [&Option<Cow<'a, str>>; 24] {
+        [
+            &self.app_id,
+            &self.endpoint_id,
+            &self.run_id,
+            &self.treatment_id,
+            &self.journey_id,
+            &self.journey_activity_id,
+            &self.journey_run_id,
+            &self.send_status,
+            &self.delivery_type,
+            &self.message_key,
+            &self.message_id,
+            &self.address,
+            &self.from_address,
+            &self.subject,
+            &self.link,
+            &self.user_agent,
+            &self.ip_address,
+            &self.bounce_type,
+            &self.bounce_sub_type,
+            &self.complaint_type,
+            &self.reject_reason,
+            &self.record_status,
+            &self.iso_country_code,
+            &self.message_type,
+        ]
+    }
+
     /// Days since the Unix epoch of `occurred_at` in UTC: the partition value.
     pub fn event_date(&self) -> i32 {
         self.occurred_at.div_euclid(86_400_000_000) as i32

@@ -87,34 +87,9 @@ fn canonical(e: &Event<'_>, scratch: &mut Scratch) {
         out.push(3);
         out.extend_from_slice(&t.to_le_bytes());
     }
-    let fields = [
-        &e.app_id,
-        &e.endpoint_id,
-        &e.campaign_id,
-        &e.run_id,
-        &e.treatment_id,
-        &e.journey_id,
-        &e.journey_activity_id,
-        &e.journey_run_id,
-        &e.send_status,
-        &e.delivery_type,
-        &e.message_id,
-        &e.address,
-        &e.from_address,
-        &e.subject,
-        &e.link,
-        &e.user_agent,
-        &e.ip_address,
-        &e.bounce_type,
-        &e.bounce_sub_type,
-        &e.complaint_type,
-        &e.reject_reason,
-        &e.record_status,
-        &e.iso_country_code,
-        &e.message_type,
-        &e.aws_account_id,
-    ];
-    for (tag, v) in (10u8..).zip(fields) {
+    text(out, 4, e.campaign_id.as_deref());
+    text(out, 5, e.aws_account_id.as_deref());
+    for (tag, v) in (10u8..).zip(e.column_texts()) {
         text(out, tag, v.as_deref());
     }
     if let Some(n) = e.message_parts {

@@ -303,13 +303,17 @@ enum Rows {
 struct ParquetRows {
     file: File,
     meta: ArrowReaderMetadata,
-    /// Row groups to read: (index, first row in the file, rows).
-    groups: VecDeque<(usize, u64, usize)>,
+    /// Row groups to read, by index.
+    groups: VecDeque<usize>,
     /// The row group being read: its reader, index, first row, and the
     /// rows of it read so far.
     current: Option<(ParquetRecordBatchReader, usize, u64, usize)>,
     /// Results of re-reading a failed row group, in order.
     pending: VecDeque<Rows>,
+    /// The number of the next row: rows are numbered as they are read, so
+    /// that no number is given twice even when a broken footer miscounts
+    /// a row group's rows.
+    next_row: u64,
 }
 
 const PARQUET_BATCH_ROWS: usize = 4096;
@@ -332,19 +336,14 @@ impl ParquetRows {
     fn open(file: File) -> Result<ParquetRows, String> {
         let meta = reading(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()))
             .map_err(|e| e.to_string())?;
-        let mut groups = VecDeque::new();
-        let mut first = 0u64;
-        for (i, g) in meta.metadata().row_groups().iter().enumerate() {
-            let rows = usize::try_from(g.num_rows()).unwrap_or(0);
-            groups.push_back((i, first, rows));
-            first += rows as u64;
-        }
+        let groups = (0..meta.metadata().num_row_groups()).collect();
         Ok(ParquetRows {
             file,
             meta,
             groups,
             current: None,
             pending: VecDeque::new(),
+            next_row: 0,
         })
     }
 
@@ -371,6 +370,7 @@ impl ParquetRows {
                     Some(Ok(batch)) => {
                         let row = *first + *done as u64;
                         *done += batch.num_rows();
+                        self.next_row = *first + *done as u64;
                         return Some(Rows::Batch { first: row, batch });
                     }
                     None => self.current = None,
@@ -382,7 +382,8 @@ impl ParquetRows {
                 }
                 continue;
             }
-            let (group, first, _) = self.groups.pop_front()?;
+            let group = self.groups.pop_front()?;
+            let first = self.next_row;
             match self.reader(group, PARQUET_BATCH_ROWS) {
                 Ok(reader) => self.current = Some((reader, group, first, 0)),
                 Err(e) => self.salvage(group, first, 0, e),
@@ -416,11 +417,9 @@ impl ParquetRows {
             }
         }
         let from = at.max(done);
-        let reason = format!(
-            "row group {group} cannot be decoded from its row {} on: {error}",
-            from
-        );
+        let reason = format!("row group {group} cannot be decoded from its row {from} on: {error}");
         let unreadable = rows.saturating_sub(from);
+        self.next_row = first + from.max(rows) as u64;
         if unreadable > LISTED_UNREADABLE_ROWS {
             self.pending.push_back(Rows::Unreadable {
                 row: first + from as u64,
