@@ -212,10 +212,12 @@ fn remove_stale(ws: &Workspace, root: &Path, keep: &Path, version: u64) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
-    let read: std::collections::HashSet<String> = readers::live(ws)
-        .into_iter()
-        .filter_map(|l| l.facts)
-        .collect();
+    // No session takes a lease until the folders are gone.
+    let Ok((_gate, leases)) = readers::removal(ws) else {
+        return;
+    };
+    let read: std::collections::HashSet<String> =
+        leases.into_iter().filter_map(|l| l.facts).collect();
     for e in entries.flatten() {
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();

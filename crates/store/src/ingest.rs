@@ -26,7 +26,7 @@ use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use indexmap::IndexMap;
 use sendlens_events::batch::{ChunkText, Provenance, Raw};
-use sendlens_events::guard::{guarded, panic_message};
+use sendlens_events::guard::guarded;
 use sendlens_events::hash::{IdentityKey, Scratch, record_identity};
 use sendlens_events::scan::split_records;
 use sendlens_events::schema::EVENT_DATE;
@@ -294,14 +294,12 @@ struct Position {
 /// the file and record it happened at. Nothing is committed then.
 fn guarded_worker(shared: &Shared<'_>) -> Result<WorkerTotals> {
     let mut at = Position::default();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| worker(shared, &mut at))) {
+    match guarded(|| worker(shared, &mut at)) {
         Ok(r) => r,
         Err(panic) => Err(Error::Other(format!(
-            "ingest stopped by an internal error ({}) at {}, record at offset {}; nothing was \
-             committed. Please report it with that record",
-            panic_message(panic.as_ref()),
-            at.file,
-            at.offset
+            "ingest stopped by an internal error ({panic}) at {}, record at offset {}; nothing \
+             was committed. Please report it with that record",
+            at.file, at.offset
         ))),
     }
 }

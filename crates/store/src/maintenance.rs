@@ -57,8 +57,10 @@ pub async fn vacuum(ws: &Workspace, retain_days: u32, dry_run: bool) -> Result<V
     let _lock = ws.lock()?;
     let table = ws.open_table().await?;
     let current = table.version().unwrap_or(0);
-    let mut kept: Vec<u64> = readers::live(ws)
-        .into_iter()
+    // No session takes a lease while the files are chosen and deleted.
+    let (_gate, leases) = readers::removal(ws)?;
+    let mut kept: Vec<u64> = leases
+        .iter()
         .map(|l| l.version)
         .filter(|&v| v < current)
         .collect();

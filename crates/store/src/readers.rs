@@ -68,11 +68,44 @@ fn dir(ws: &Workspace) -> PathBuf {
     ws.state_dir().join(READERS_DIR)
 }
 
-/// Take a lease on `version` (and the facts folder `facts`) of the
-/// workspace.
-pub fn lease(ws: &Workspace, version: u64, facts: Option<&str>) -> Result<ReadLease> {
+/// The gate between taking leases and removing what they protect: a lease
+/// is taken under a shared lock of it, and what no lease names is removed
+/// under an exclusive one ([`removal`]), so that no lease appears between
+/// a writer's look at the leases and its removal.
+fn gate(ws: &Workspace) -> Result<File> {
     let dir = dir(ws);
     std::fs::create_dir_all(&dir).at(&dir)?;
+    let path = dir.join(".gate");
+    std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .at(&path)
+}
+
+/// Held while removing what no lease names: no session takes a new lease
+/// meanwhile.
+#[derive(Debug)]
+pub struct RemovalGate {
+    _file: File,
+}
+
+/// Close the gate, and the leases of live sessions (stale ones are removed
+/// on the way): remove only what none of them names, before dropping the
+/// gate.
+pub fn removal(ws: &Workspace) -> Result<(RemovalGate, Vec<LeaseInfo>)> {
+    let file = gate(ws)?;
+    file.lock().at(dir(ws).join(".gate"))?;
+    Ok((RemovalGate { _file: file }, live(ws)))
+}
+
+/// Take a lease on `version` (and the facts folder `facts`) of the
+/// workspace. Check that what it names is still there after taking it.
+pub fn lease(ws: &Workspace, version: u64, facts: Option<&str>) -> Result<ReadLease> {
+    let dir = dir(ws);
+    let gate = gate(ws)?;
+    gate.lock_shared().at(dir.join(".gate"))?;
     let info = LeaseInfo {
         pid: std::process::id(),
         version,
@@ -106,7 +139,7 @@ pub fn lease(ws: &Workspace, version: u64, facts: Option<&str>) -> Result<ReadLe
 }
 
 /// The leases held by live sessions; stale ones (their process ended) are
-/// removed on the way.
+/// removed on the way. To remove what they do not name, see [`removal`].
 pub fn live(ws: &Workspace) -> Vec<LeaseInfo> {
     let dir = dir(ws);
     let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -115,7 +148,9 @@ pub fn live(ws: &Workspace) -> Vec<LeaseInfo> {
     let mut out = Vec::new();
     for e in entries.flatten() {
         let path = e.path();
-        if path.extension().is_none_or(|x| x != "lease") {
+        if path.extension().is_none_or(|x| x != "lease")
+            || path.file_name().is_some_and(|n| n == ".gate")
+        {
             continue;
         }
         let Ok(file) = File::open(&path) else {
