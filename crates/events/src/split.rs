@@ -10,6 +10,8 @@ use crate::scan::{NextRecord, Scanned, Scanner, find_record_start, scan_object};
 
 /// Bytes read per chunk (records are whole, so a chunk may be a little larger).
 pub const CHUNK_BYTES: usize = 4 << 20;
+/// UTF-8's byte order mark.
+const BOM: &[u8] = b"\xef\xbb\xbf";
 /// A record larger than this is rejected without being held in memory.
 pub const MAX_RECORD_BYTES: usize = 8 << 20;
 /// How much of an oversized record is kept in the rejected-records file.
@@ -159,6 +161,11 @@ impl<F: Fill> RecordSplitter<F> {
                     }
                 }
             }
+        }
+        // A byte order mark (editors on Windows write one) is not a record.
+        if self.offset == 0 && chunk.data.starts_with(BOM) {
+            chunk.data.drain(..BOM.len());
+            self.offset = BOM.len() as u64;
         }
         if self.mode == Mode::Undecided {
             self.mode = detect_mode(&chunk.data, self.eof);
@@ -510,6 +517,18 @@ mod tests {
         assert_eq!(r, vec!["{\"a\":1}"]);
         assert_eq!(b.len(), 1);
         assert_eq!(b[0].offset, 7);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_no_record() {
+        let (r, b) = records(b"\xef\xbb\xbf{\"a\":1}\n{\"b\":2}\n");
+        assert_eq!(r, vec!["{\"a\":1}", "{\"b\":2}"]);
+        assert!(b.is_empty());
+        let mut s = RecordSplitter::new(&b"\xef\xbb\xbf{}{}"[..]);
+        let mut c = Chunk::default();
+        assert!(s.next_chunk(&mut c));
+        assert_eq!(c.records[0].offset, 3);
+        assert_eq!(c.records[1].offset, 5);
     }
 
     #[test]

@@ -304,4 +304,27 @@ mod tests {
         assert_eq!(live(&ws).len(), 1);
         assert!(!stale.exists());
     }
+
+    #[test]
+    fn no_lease_is_taken_while_the_removal_gate_is_closed() {
+        let (_dir, ws) = workspace();
+        let (gate, leases) = removal(&ws).unwrap();
+        assert!(leases.is_empty());
+        let taken = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let t = s.spawn(|| {
+                let l = lease(&ws, 1, None).unwrap();
+                taken.store(true, Ordering::SeqCst);
+                l
+            });
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            assert!(
+                !taken.load(Ordering::SeqCst),
+                "a lease taken through a closed gate"
+            );
+            drop(gate);
+            let l = t.join().unwrap();
+            assert_eq!(live(&ws), [l.info().clone()]);
+        });
+    }
 }
