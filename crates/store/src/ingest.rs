@@ -470,25 +470,27 @@ impl Sink {
     }
 }
 
-/// A record decoded, identified and scrubbed, ready to be stored.
+/// A record decoded, identified and scrubbed, ready to be stored (its
+/// event is in the slot [`prepare`] filled: an event is a large value, and
+/// moving it through results costs a copy each time).
 struct Prepared<'a> {
     /// The record's text, as read.
     text: &'a str,
-    event: Event<'a>,
     identity: u128,
     /// The record text as stored (scrubbed when the policy says so).
     raw: Cow<'a, str>,
 }
 
-/// Decode one record, compute its identity and apply the PII policy; the
-/// reason it cannot be stored otherwise. Decoding meets every byte of user
-/// input, so it runs under a guard: should it panic (a bug), the record is
-/// rejected with the panic's message and the ingest goes on.
+/// Decode one record into `slot`, compute its identity and apply the PII
+/// policy; the reason it cannot be stored otherwise. Decoding meets every
+/// byte of user input, so it runs under a guard: should it panic (a bug),
+/// the record is rejected with the panic's message and the ingest goes on.
 fn prepare<'a>(
     shared: &Shared<'_>,
     bytes: &'a [u8],
     hint: Option<SourceFormat>,
     scratch: &mut Scratch,
+    slot: &mut Option<Event<'a>>,
 ) -> std::result::Result<Prepared<'a>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         format!(
@@ -497,14 +499,13 @@ fn prepare<'a>(
         )
     })?;
     let guarded = guarded(|| {
-        let mut event = decode_record(text, hint, &shared.decode).map_err(|e| e.0)?;
+        let event = slot.insert(decode_record(text, hint, &shared.decode).map_err(|e| e.0)?);
         // The identity is of what the record says, before any scrubbing.
-        let identity = record_identity(&event, &shared.identity, scratch);
+        let identity = record_identity(event, &shared.identity, scratch);
         let mut raw = Cow::Borrowed(text);
-        shared.scrubber.scrub(&mut event, &mut raw);
+        shared.scrubber.scrub(event, &mut raw);
         Ok(Prepared {
             text,
-            event,
             identity,
             raw,
         })
@@ -523,6 +524,7 @@ fn accept<'a>(
     sink: &mut Sink,
     totals: &mut WorkerTotals,
     source_name: &str,
+    event: &Event<'a>,
     prepared: Prepared<'a>,
     record: Record<'a>,
 ) -> Result<()> {
@@ -533,7 +535,6 @@ fn accept<'a>(
     } = record;
     let Prepared {
         text,
-        event,
         identity,
         raw,
     } = prepared;
@@ -551,7 +552,7 @@ fn accept<'a>(
         Cow::Owned(rewritten) => Raw::Text(rewritten),
     };
     sink.builder.append(
-        &event,
+        event,
         &Provenance {
             source_file: source_name,
             source_offset: offset,
@@ -679,9 +680,11 @@ fn decode_chunk(
             offset: span.offset + start as u64,
         };
         chunk_records += 1;
-        let reason = match prepare(shared, bytes, hint, &mut scratch) {
+        let mut slot = None;
+        let reason = match prepare(shared, bytes, hint, &mut scratch, &mut slot) {
             Ok(p) => {
-                accept(shared, sink, totals, source_name, p, place(0))?;
+                let event = slot.as_ref().expect("prepare fills the slot");
+                accept(shared, sink, totals, source_name, event, p, place(0))?;
                 continue;
             }
             Err(reason) => reason,
@@ -698,8 +701,12 @@ fn decode_chunk(
         chunk_records += pieces.len() as u64 - 1;
         for (s, e) in pieces {
             let piece = &bytes[s..e];
-            match prepare(shared, piece, hint, &mut scratch) {
-                Ok(p) => accept(shared, sink, totals, source_name, p, place(s))?,
+            let mut slot = None;
+            match prepare(shared, piece, hint, &mut scratch, &mut slot) {
+                Ok(p) => {
+                    let event = slot.as_ref().expect("prepare fills the slot");
+                    accept(shared, sink, totals, source_name, event, p, place(s))?
+                }
                 Err(reason) => local_rejects.push(reject(reason, span.offset + s as u64, piece)),
             }
         }
