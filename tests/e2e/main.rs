@@ -11,3 +11,4 @@ mod parquet_input;
 mod pii;
 mod reports;
 mod shell;
+mod slt;
