@@ -6,7 +6,11 @@
 //! to sent messages (a message counts only when its send is in the data); a
 //! *rate* is one measure divided by another through `safe_rate`.
 
-use crate::sets;
+use crate::sets::{self, Channel, Flag};
+use crate::sets::{
+    CLICKED, COMPLAINED, HARD_BOUNCED, HAS_DELIVERY_EVENT, HUMAN_OPENED, IS_DELIVERED, IS_SENT,
+    OPENED, OPTED_OUT, REJECTED, RENDERING_FAILED, SMS_FAILED, SOFT_BOUNCED, UNSUBSCRIBED,
+};
 
 /// What the aggregate functions know of one sent message.
 #[derive(Debug, Clone, Copy)]
@@ -21,19 +25,128 @@ pub struct MessageSets<'a> {
     pub clicks: i64,
 }
 
-impl MessageSets<'_> {
-    fn has(&self, bit: i64) -> bool {
-        self.sets & bit != 0
+/// Which sent messages a measure counts: written once, and read as SQL over
+/// `message_facts`, as SQL over the events of the day series, and in Rust by
+/// the aggregate functions.
+#[derive(Debug, Clone, Copy)]
+pub enum Cond {
+    /// Every sent message.
+    Any,
+    /// A flag holds.
+    Is(&'static Flag),
+    /// A flag does not hold.
+    Not(&'static Flag),
+    /// The message's channel is of this class.
+    On(Channel),
+    /// Every one of these holds.
+    All(&'static [Cond]),
+}
+
+impl Cond {
+    /// SQL over a `message_facts` row `m`, or `None` for [`Cond::Any`].
+    pub fn facts_sql(&self) -> Option<String> {
+        match self {
+            Cond::Any => None,
+            Cond::Is(flag) => Some(format!("m.{}", flag.column)),
+            Cond::Not(flag) => Some(format!("NOT m.{}", flag.column)),
+            Cond::On(channel) => Some(channel.sql("m.channel")),
+            Cond::All(parts) => Some(
+                parts
+                    .iter()
+                    .filter_map(Cond::facts_sql)
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            ),
+        }
     }
-    fn email(&self) -> bool {
-        self.channel == "email"
+
+    /// SQL over a message's sets and channel (expressions), or `None` for
+    /// [`Cond::Any`].
+    pub fn sets_sql(&self, sets: &str, channel: &str) -> Option<String> {
+        match self {
+            Cond::Any => None,
+            Cond::Is(flag) => Some(format!("({})", flag.sql(sets, channel))),
+            Cond::Not(flag) => Some(format!("NOT ({})", flag.sql(sets, channel))),
+            Cond::On(class) => Some(class.sql(channel)),
+            Cond::All(parts) => Some(
+                parts
+                    .iter()
+                    .filter_map(|c| c.sets_sql(sets, channel))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            ),
+        }
     }
-    fn push(&self) -> bool {
-        sets::is_push_like(self.channel)
+
+    /// Whether the condition holds for a message, or `None` when its sets
+    /// do not tell (a flag that is not a function of them).
+    pub fn holds(&self, m: &MessageSets) -> Option<bool> {
+        let channel = Channel::of(m.channel);
+        match self {
+            Cond::Any => Some(true),
+            Cond::Is(flag) => flag.holds(channel, m.sets),
+            Cond::Not(flag) => flag.holds(channel, m.sets).map(|h| !h),
+            Cond::On(class) => Some(channel == *class),
+            Cond::All(parts) => parts
+                .iter()
+                .try_fold(true, |all, c| Some(all && c.holds(m)?)),
+        }
     }
-    fn delivered(&self) -> bool {
-        sets::is_delivered(self.channel, self.sets)
+
+    /// The set whose events mark a message on the day they happen (see
+    /// [`Flag::marking_set`]): the first flag of the condition that has one.
+    pub fn marking_set(&self) -> Option<i64> {
+        match self {
+            Cond::Is(flag) => flag.marking_set(),
+            Cond::All(parts) => parts.iter().find_map(Cond::marking_set),
+            _ => None,
+        }
     }
+}
+
+/// Events of one kind that a message's row counts one by one.
+#[derive(Debug, Clone, Copy)]
+pub enum Counted {
+    /// Open events (`open_count`).
+    Opens,
+    /// Click events (`click_count`).
+    Clicks,
+}
+
+impl Counted {
+    fn column(self) -> &'static str {
+        match self {
+            Counted::Opens => "open_count",
+            Counted::Clicks => "click_count",
+        }
+    }
+    fn set(self) -> i64 {
+        match self {
+            Counted::Opens => sets::OPEN,
+            Counted::Clicks => sets::CLICK,
+        }
+    }
+    fn of(self, m: &MessageSets) -> i64 {
+        match self {
+            Counted::Opens => m.opens,
+            Counted::Clicks => m.clicks,
+        }
+    }
+}
+
+/// How a measure aggregates the sent messages its condition picks.
+#[derive(Debug, Clone, Copy)]
+pub enum Agg {
+    /// The messages.
+    Messages(Cond),
+    /// Their events of one kind, every one (a message opened twice counts twice).
+    Events(Counted, Cond),
+    /// Their distinct endpoints.
+    Endpoints(Cond),
+    /// The sum of a `message_facts` column over them, divided by a constant.
+    Sum(&'static str, Cond, Option<&'static str>),
+    /// Any other aggregate over `message_facts` rows `m`: NULL over nothing.
+    Statistic(&'static str),
 }
 
 /// An aggregate over the sent messages of a scope.
@@ -43,238 +156,156 @@ pub struct Measure {
     pub name: &'static str,
     /// What it means, in the words of the catalog.
     pub doc: &'static str,
-    /// The aggregate over `message_facts` rows `m` of sent messages.
-    pub sql: &'static str,
-    /// A count (0 when there is nothing) rather than a statistic (NULL).
-    pub is_count: bool,
-    /// The contribution of one sent message, where the aggregate functions
-    /// can compute it from event types alone.
-    pub of_message: Option<fn(&MessageSets) -> i64>,
+    /// How it is computed.
+    pub agg: Agg,
+    /// Whether the day and hour series show it, counted on the day its
+    /// marking events happen.
+    pub daily: bool,
 }
 
-macro_rules! count {
-    ($name:literal, $doc:literal, $filter:literal, $rust:expr) => {
-        Measure {
-            name: $name,
-            doc: $doc,
-            sql: concat!("count(*) FILTER (WHERE ", $filter, ")"),
-            is_count: true,
-            of_message: Some($rust),
-        }
-    };
+const fn measure_of(name: &'static str, agg: Agg, doc: &'static str) -> Measure {
+    Measure {
+        name,
+        doc,
+        agg,
+        daily: false,
+    }
 }
+const fn messages(name: &'static str, when: Cond, doc: &'static str) -> Measure {
+    measure_of(name, Agg::Messages(when), doc)
+}
+
+impl Measure {
+    /// Also shown per day and hour.
+    const fn daily(self) -> Measure {
+        Measure {
+            daily: true,
+            ..self
+        }
+    }
+
+    /// The aggregate over `message_facts` rows `m` of sent messages.
+    pub fn sql(&self) -> String {
+        let filter = |c: &Cond| {
+            c.facts_sql()
+                .map_or(String::new(), |w| format!(" FILTER (WHERE {w})"))
+        };
+        match &self.agg {
+            Agg::Messages(c) => format!("count(*){}", filter(c)),
+            Agg::Events(k, c) => format!("coalesce(sum(m.{}){}, 0)", k.column(), filter(c)),
+            Agg::Endpoints(c) => format!("count(DISTINCT m.endpoint_id){}", filter(c)),
+            Agg::Sum(column, c, divisor) => {
+                let sum = format!("coalesce(sum(m.{column}){}, 0)", filter(c));
+                divisor.map_or(sum.clone(), |d| format!("{sum} / {d}"))
+            }
+            Agg::Statistic(sql) => sql.to_string(),
+        }
+    }
+
+    /// A count (0 when there is nothing) rather than a statistic (NULL).
+    pub fn is_count(&self) -> bool {
+        !matches!(self.agg, Agg::Statistic(_))
+    }
+
+    /// The contribution of one sent message, where its sets tell it (what
+    /// the aggregate functions compute).
+    pub fn of_message(&self, m: &MessageSets) -> Option<i64> {
+        match &self.agg {
+            Agg::Messages(c) => c.holds(m).map(i64::from),
+            Agg::Events(k, c) => c.holds(m).map(|h| if h { k.of(m) } else { 0 }),
+            _ => None,
+        }
+    }
+
+    /// Whether [`Measure::of_message`] answers for every message.
+    pub fn from_sets(&self) -> bool {
+        let probe = MessageSets {
+            channel: "email",
+            sets: 0,
+            opens: 0,
+            clicks: 0,
+        };
+        self.of_message(&probe).is_some()
+    }
+
+    /// The column of the day series: over the events `e` of sent messages
+    /// (`message_events`), those that mark the measure on their day.
+    pub fn series_sql(&self) -> Option<String> {
+        let marked = |c: &Cond, set: i64| {
+            let own = c.sets_sql("message_sets", "channel");
+            let own = own.map_or(String::new(), |w| format!(" AND {w}"));
+            format!("(sets & {set}) <> 0{own}")
+        };
+        let sql = match &self.agg {
+            Agg::Messages(c) => format!(
+                "count(DISTINCT message_key) FILTER (WHERE {})",
+                marked(c, c.marking_set()?)
+            ),
+            Agg::Endpoints(c) => format!(
+                "count(DISTINCT endpoint_id) FILTER (WHERE {})",
+                marked(c, c.marking_set()?)
+            ),
+            Agg::Events(k, c) => format!("count(*) FILTER (WHERE {})", marked(c, k.set())),
+            _ => return None,
+        };
+        Some(sql)
+    }
+}
+
+use Channel::{Email, Push, Sms};
+use Cond::{All, Any, Is, Not, On};
 
 /// Every measure, in the order the views show them.
 pub const MEASURES: &[Measure] = &[
-    Measure {
-        name: "messages_sent",
-        doc: "Messages sent: |SENT|.",
-        sql: "count(*)",
-        is_count: true,
-        of_message: Some(|_| 1),
-    },
-    count!(
-        "messages_delivered",
-        "Messages delivered: email |SENT| - |HARD_BOUNCED|; SMS |DELIVERED_EVENT|; push |SENT|.",
-        "m.delivered",
-        |m| m.delivered() as i64
-    ),
-    Measure {
-        name: "links_clicked",
-        doc: "Links clicked: every _email.click event of a sent message, repeats included.",
-        sql: "coalesce(sum(m.click_count), 0)",
-        is_count: true,
-        of_message: Some(|m| m.clicks),
-    },
-    count!(
-        "email_messages_sent",
-        "Email messages sent.",
-        "m.channel = 'email'",
-        |m| m.email() as i64
-    ),
-    count!(
-        "email_messages_delivered",
-        "Email messages delivered: sent and not hard-bounced.",
-        "m.delivered AND m.channel = 'email'",
-        |m| (m.delivered() && m.email()) as i64
-    ),
-    count!(
-        "sms_messages_sent",
-        "SMS messages sent (_SMS.BUFFERED, _SMS.SUCCESS or _SMS.FAILURE).",
-        "m.channel = 'sms'",
-        |m| (m.channel == "sms") as i64
-    ),
-    count!(
-        "sms_messages_delivered",
-        "SMS messages with _SMS.SUCCESS.",
-        "m.delivered AND m.channel = 'sms'",
-        |m| (m.delivered() && m.channel == "sms") as i64
-    ),
-    count!(
-        "push_messages_delivered",
-        "Push and custom messages delivered (= sent).",
-        "m.delivered AND m.channel NOT IN ('email', 'sms')",
-        |m| (m.delivered() && m.push()) as i64
-    ),
-    count!(
-        "messages_with_delivery_event",
-        "Sent messages with a delivery event (_email.delivered, _SMS.SUCCESS, or the push send).",
-        "m.delivered_event",
-        |m| m.has(sets::DELIVERED_EVENT) as i64
-    ),
-    count!(
-        "hard_bounces",
-        "Sent email messages with _email.hardbounce.",
-        "m.hard_bounced",
-        |m| m.has(sets::HARD_BOUNCE) as i64
-    ),
-    count!(
-        "soft_bounces",
-        "Sent messages with _email.softbounce and no hard bounce.",
-        "m.soft_bounced",
-        |m| (m.has(sets::SOFT_BOUNCE) && !m.has(sets::HARD_BOUNCE)) as i64
-    ),
-    count!(
-        "unique_opens",
-        "|OPENED ∩ SENT| for email: messages opened at least once.",
-        "m.opened AND m.channel = 'email'",
-        |m| (m.has(sets::OPEN) && m.email()) as i64
-    ),
-    Measure {
-        name: "unique_open_endpoints",
-        doc: "Distinct endpoints with an opened email message.",
-        sql: "count(DISTINCT m.endpoint_id) FILTER (WHERE m.opened AND m.channel = 'email')",
-        is_count: true,
-        of_message: None,
-    },
-    Measure {
-        name: "total_email_opened",
-        doc: "Total email opened: every _email.open event of a sent message; a message opened twice counts twice.",
-        sql: "coalesce(sum(m.open_count) FILTER (WHERE m.channel = 'email'), 0)",
-        is_count: true,
-        of_message: Some(|m| if m.email() { m.opens } else { 0 }),
-    },
-    Measure {
-        name: "estimated_human_opens",
-        doc: "Email messages with an open that does not look automatic (see likely_machine_open): an estimate.",
-        sql: "count(*) FILTER (WHERE m.human_opened AND m.channel = 'email')",
-        is_count: true,
-        of_message: None,
-    },
-    count!(
-        "push_opens",
-        "|OPENED ∩ SENT| for push: messages with _campaign.opened_notification.",
-        "m.opened AND m.channel NOT IN ('email', 'sms')",
-        |m| (m.has(sets::OPEN) && m.push()) as i64
-    ),
-    count!(
-        "unique_clicks",
-        "|CLICKED ∩ SENT|: messages clicked at least once.",
-        "m.clicked",
-        |m| m.has(sets::CLICK) as i64
-    ),
-    Measure {
-        name: "unique_click_endpoints",
-        doc: "Distinct endpoints with a clicked message.",
-        sql: "count(DISTINCT m.endpoint_id) FILTER (WHERE m.clicked)",
-        is_count: true,
-        of_message: None,
-    },
-    count!(
-        "complaints",
-        "Sent messages with _email.complaint.",
-        "m.complained",
-        |m| m.has(sets::COMPLAINT) as i64
-    ),
-    count!(
-        "unsubscribes",
-        "Sent messages with _email.unsubscribe.",
-        "m.unsubscribed",
-        |m| m.has(sets::UNSUBSCRIBE) as i64
-    ),
-    count!(
-        "rejected",
-        "Sent messages with _email.rejected.",
-        "m.rejected",
-        |m| m.has(sets::REJECT) as i64
-    ),
-    count!(
-        "rendering_failures",
-        "Sent messages with _email.rendering_failure.",
-        "m.rendering_failed",
-        |m| m.has(sets::RENDERING_FAILURE) as i64
-    ),
-    count!(
-        "txn_emails_delivered",
-        "Email messages sent and neither soft-bounced, hard-bounced nor rejected (the transactional delivered count).",
-        "m.channel = 'email' AND NOT m.hard_bounced AND NOT m.soft_bounced AND NOT m.rejected",
-        |m| (m.email()
-            && !m.has(sets::HARD_BOUNCE)
-            && !m.has(sets::SOFT_BOUNCE)
-            && !m.has(sets::REJECT)) as i64
-    ),
-    count!(
-        "sms_failures",
-        "SMS messages with _SMS.FAILURE.",
-        "m.sms_failed",
-        |m| m.has(sets::SMS_FAILURE) as i64
-    ),
-    count!(
-        "opt_outs",
-        "SMS messages followed by _SMS.OPTOUT.",
-        "m.opted_out",
-        |m| m.has(sets::OPT_OUT) as i64
-    ),
-    Measure {
-        name: "sms_message_parts",
-        doc: "SMS message parts sent.",
-        sql: "coalesce(sum(m.message_parts) FILTER (WHERE m.channel = 'sms'), 0)",
-        is_count: true,
-        of_message: None,
-    },
-    Measure {
-        name: "sms_spend_millicents",
-        doc: "Sum of metrics.price_in_millicents_usd over the SMS events (millicents of USD).",
-        sql: "coalesce(sum(m.price_millicents) FILTER (WHERE m.channel = 'sms'), 0)",
-        is_count: true,
-        of_message: None,
-    },
-    Measure {
-        name: "sms_spend_usd",
-        doc: "SMS spend in USD (millicents / 100000).",
-        sql: "coalesce(sum(m.price_millicents) FILTER (WHERE m.channel = 'sms'), 0) / 100000.0",
-        is_count: true,
-        of_message: None,
-    },
-    Measure {
-        name: "time_to_open_median_seconds",
-        doc: "Median over opened email messages of (first open - sent_at), in seconds.",
-        sql: "median(m.time_to_open_seconds)",
-        is_count: false,
-        of_message: None,
-    },
-    Measure {
-        name: "time_to_open_p90_seconds",
-        doc: "90th percentile over opened email messages of (first open - sent_at), in seconds.",
-        sql: "percentile_cont(0.9) WITHIN GROUP (ORDER BY m.time_to_open_seconds)",
-        is_count: false,
-        of_message: None,
-    },
-    Measure {
-        name: "first_sent_at",
-        doc: "Earliest sent_at of the messages.",
-        sql: "min(m.sent_at)",
-        is_count: false,
-        of_message: None,
-    },
-    Measure {
-        name: "last_sent_at",
-        doc: "Latest sent_at of the messages.",
-        sql: "max(m.sent_at)",
-        is_count: false,
-        of_message: None,
-    },
+    messages("messages_sent", Is(&IS_SENT), "Messages sent: |SENT|.").daily(),
+    messages("messages_delivered", Is(&IS_DELIVERED), "Messages delivered: email |SENT| - |HARD_BOUNCED|; SMS |DELIVERED_EVENT|; push |SENT|."),
+    measure_of("links_clicked", Agg::Events(Counted::Clicks, Any), "Links clicked: every _email.click event of a sent message, repeats included.").daily(),
+    messages("email_messages_sent", On(Email), "Email messages sent."),
+    messages("email_messages_delivered", All(&[Is(&IS_DELIVERED), On(Email)]), "Email messages delivered: sent and not hard-bounced."),
+    messages("sms_messages_sent", On(Sms), "SMS messages sent (_SMS.BUFFERED, _SMS.SUCCESS or _SMS.FAILURE)."),
+    messages("sms_messages_delivered", All(&[Is(&IS_DELIVERED), On(Sms)]), "SMS messages with _SMS.SUCCESS."),
+    messages("push_messages_delivered", All(&[Is(&IS_DELIVERED), On(Push)]), "Push and custom messages delivered (= sent)."),
+    messages("messages_with_delivery_event", Is(&HAS_DELIVERY_EVENT), "Sent messages with a delivery event (_email.delivered, _SMS.SUCCESS, or the push send).").daily(),
+    messages("hard_bounces", Is(&HARD_BOUNCED), "Sent email messages with _email.hardbounce.").daily(),
+    messages("soft_bounces", Is(&SOFT_BOUNCED), "Sent messages with _email.softbounce and no hard bounce.").daily(),
+    messages("unique_opens", All(&[Is(&OPENED), On(Email)]), "|OPENED ∩ SENT| for email: messages opened at least once.").daily(),
+    measure_of("unique_open_endpoints", Agg::Endpoints(All(&[Is(&OPENED), On(Email)])), "Distinct endpoints with an opened email message."),
+    measure_of("total_email_opened", Agg::Events(Counted::Opens, On(Email)), "Total email opened: every _email.open event of a sent message; a message opened twice counts twice.").daily(),
+    messages("estimated_human_opens", All(&[Is(&HUMAN_OPENED), On(Email)]), "Email messages with an open that does not look automatic (see likely_machine_open): an estimate."),
+    messages("push_opens", All(&[Is(&OPENED), On(Push)]), "|OPENED ∩ SENT| for push: messages with _campaign.opened_notification.").daily(),
+    messages("unique_clicks", Is(&CLICKED), "|CLICKED ∩ SENT|: messages clicked at least once.").daily(),
+    measure_of("unique_click_endpoints", Agg::Endpoints(Is(&CLICKED)), "Distinct endpoints with a clicked message."),
+    messages("complaints", Is(&COMPLAINED), "Sent messages with _email.complaint.").daily(),
+    messages("unsubscribes", Is(&UNSUBSCRIBED), "Sent messages with _email.unsubscribe.").daily(),
+    messages("rejected", Is(&REJECTED), "Sent messages with _email.rejected."),
+    messages("rendering_failures", Is(&RENDERING_FAILED), "Sent messages with _email.rendering_failure."),
+    messages("txn_emails_delivered", All(&[On(Email), Not(&HARD_BOUNCED), Not(&SOFT_BOUNCED), Not(&REJECTED)]), "Email messages sent and neither soft-bounced, hard-bounced nor rejected (the transactional delivered count)."),
+    messages("sms_failures", Is(&SMS_FAILED), "SMS messages with _SMS.FAILURE."),
+    messages("opt_outs", Is(&OPTED_OUT), "SMS messages followed by _SMS.OPTOUT."),
+    measure_of("sms_message_parts", Agg::Sum("message_parts", On(Sms), None), "SMS message parts sent."),
+    measure_of("sms_spend_millicents", Agg::Sum("price_millicents", On(Sms), None), "Sum of metrics.price_in_millicents_usd over the SMS events (millicents of USD)."),
+    measure_of("sms_spend_usd", Agg::Sum("price_millicents", On(Sms), Some("100000.0")), "SMS spend in USD (millicents / 100000)."),
+    measure_of("time_to_open_median_seconds", Agg::Statistic("median(m.time_to_open_seconds)"), "Median over opened email messages of (first open - sent_at), in seconds."),
+    measure_of("time_to_open_p90_seconds", Agg::Statistic("percentile_cont(0.9) WITHIN GROUP (ORDER BY m.time_to_open_seconds)"), "90th percentile over opened email messages of (first open - sent_at), in seconds."),
+    measure_of("first_sent_at", Agg::Statistic("min(m.sent_at)"), "Earliest sent_at of the messages."),
+    measure_of("last_sent_at", Agg::Statistic("max(m.sent_at)"), "Latest sent_at of the messages."),
 ];
+
+/// Columns of the day series that are not measures of messages sent in the
+/// range: endpoint deliveries per day (the dashboard's chart and tile).
+pub const SERIES_ONLY: &[Measure] = &[measure_of(
+    "endpoint_deliveries",
+    Agg::Endpoints(Is(&HAS_DELIVERY_EVENT)),
+    "Distinct endpoints with a delivery event on the day.",
+)
+.daily()];
+
+/// The columns of the day and hour series, in order.
+pub fn series() -> impl Iterator<Item = &'static Measure> {
+    SERIES_ONLY
+        .iter()
+        .chain(MEASURES.iter().filter(|m| m.daily))
+}
 
 /// Endpoints targeted: computed from `_campaign.send` events, not messages.
 pub const ENDPOINTS_TARGETED_DOC: &str = "Endpoints targeted: per run, distinct endpoints with a _campaign.send event (any status), or, for a run with no _campaign.send at all, distinct endpoints of its sent messages; above the run, the sum over runs. In a date range, the _campaign.send events whose occurred_at falls in the range.";
@@ -295,98 +326,112 @@ pub struct Rate {
     pub denominator: &'static str,
 }
 
+const fn ratio(
+    name: &'static str,
+    numerator: &'static str,
+    denominator: &'static str,
+    doc: &'static str,
+) -> Rate {
+    Rate {
+        name,
+        doc,
+        numerator,
+        denominator,
+    }
+}
+
 /// Every rate, in the order the views show them.
 pub const RATES: &[Rate] = &[
-    Rate {
-        name: "delivery_rate",
-        doc: "Delivery rate (the seed page): messages_delivered / endpoints_targeted.",
-        numerator: "messages_delivered",
-        denominator: "endpoints_targeted",
-    },
-    Rate {
-        name: "successful_delivery_rate",
-        doc: "Pinpoint API's successful-delivery-rate: messages_delivered / messages_sent.",
-        numerator: "messages_delivered",
-        denominator: "messages_sent",
-    },
-    Rate {
-        name: "email_open_rate",
-        doc: "Email open rate: unique_opens / email_messages_delivered.",
-        numerator: "unique_opens",
-        denominator: "email_messages_delivered",
-    },
-    Rate {
-        name: "estimated_human_open_rate",
-        doc: "Open rate without opens that look automatic (an estimate): estimated_human_opens / email_messages_delivered.",
-        numerator: "estimated_human_opens",
-        denominator: "email_messages_delivered",
-    },
-    Rate {
-        name: "bounce_rate",
-        doc: "Bounce rate (hard bounces only): hard_bounces / email_messages_sent.",
-        numerator: "hard_bounces",
-        denominator: "email_messages_sent",
-    },
-    Rate {
-        name: "soft_bounce_rate",
-        doc: "soft_bounces / messages_sent.",
-        numerator: "soft_bounces",
-        denominator: "messages_sent",
-    },
-    Rate {
-        name: "click_through_rate",
-        doc: "unique_clicks / messages_delivered.",
-        numerator: "unique_clicks",
-        denominator: "messages_delivered",
-    },
-    Rate {
-        name: "click_to_open_rate",
-        doc: "unique_clicks / unique_opens.",
-        numerator: "unique_clicks",
-        denominator: "unique_opens",
-    },
-    Rate {
-        name: "complaint_rate",
-        doc: "complaints / messages_delivered.",
-        numerator: "complaints",
-        denominator: "messages_delivered",
-    },
-    Rate {
-        name: "unsubscribe_rate",
-        doc: "unsubscribes / messages_delivered.",
-        numerator: "unsubscribes",
-        denominator: "messages_delivered",
-    },
-    Rate {
-        name: "push_open_rate",
-        doc: "push_opens / push_messages_delivered.",
-        numerator: "push_opens",
-        denominator: "push_messages_delivered",
-    },
-    Rate {
-        name: "txn_emails_delivery_rate",
-        doc: "txn_emails_delivered / email_messages_sent (transactional).",
-        numerator: "txn_emails_delivered",
-        denominator: "email_messages_sent",
-    },
-    Rate {
-        name: "txn_emails_complaint_rate",
-        doc: "complaints / email_messages_sent (transactional).",
-        numerator: "complaints",
-        denominator: "email_messages_sent",
-    },
-    Rate {
-        name: "sms_delivery_rate",
-        doc: "sms_messages_delivered / sms_messages_sent.",
-        numerator: "sms_messages_delivered",
-        denominator: "sms_messages_sent",
-    },
-    Rate {
-        name: "opt_out_rate",
-        doc: "opt_outs / sms_messages_delivered.",
-        numerator: "opt_outs",
-        denominator: "sms_messages_delivered",
-    },
+    ratio(
+        "delivery_rate",
+        "messages_delivered",
+        "endpoints_targeted",
+        "Delivery rate (the seed page): messages_delivered / endpoints_targeted.",
+    ),
+    ratio(
+        "successful_delivery_rate",
+        "messages_delivered",
+        "messages_sent",
+        "Pinpoint API's successful-delivery-rate: messages_delivered / messages_sent.",
+    ),
+    ratio(
+        "email_open_rate",
+        "unique_opens",
+        "email_messages_delivered",
+        "Email open rate: unique_opens / email_messages_delivered.",
+    ),
+    ratio(
+        "estimated_human_open_rate",
+        "estimated_human_opens",
+        "email_messages_delivered",
+        "Open rate without opens that look automatic (an estimate): estimated_human_opens / email_messages_delivered.",
+    ),
+    ratio(
+        "bounce_rate",
+        "hard_bounces",
+        "email_messages_sent",
+        "Bounce rate (hard bounces only): hard_bounces / email_messages_sent.",
+    ),
+    ratio(
+        "soft_bounce_rate",
+        "soft_bounces",
+        "messages_sent",
+        "soft_bounces / messages_sent.",
+    ),
+    ratio(
+        "click_through_rate",
+        "unique_clicks",
+        "messages_delivered",
+        "unique_clicks / messages_delivered.",
+    ),
+    ratio(
+        "click_to_open_rate",
+        "unique_clicks",
+        "unique_opens",
+        "unique_clicks / unique_opens.",
+    ),
+    ratio(
+        "complaint_rate",
+        "complaints",
+        "messages_delivered",
+        "complaints / messages_delivered.",
+    ),
+    ratio(
+        "unsubscribe_rate",
+        "unsubscribes",
+        "messages_delivered",
+        "unsubscribes / messages_delivered.",
+    ),
+    ratio(
+        "push_open_rate",
+        "push_opens",
+        "push_messages_delivered",
+        "push_opens / push_messages_delivered.",
+    ),
+    ratio(
+        "txn_emails_delivery_rate",
+        "txn_emails_delivered",
+        "email_messages_sent",
+        "txn_emails_delivered / email_messages_sent (transactional).",
+    ),
+    ratio(
+        "txn_emails_complaint_rate",
+        "complaints",
+        "email_messages_sent",
+        "complaints / email_messages_sent (transactional).",
+    ),
+    ratio(
+        "sms_delivery_rate",
+        "sms_messages_delivered",
+        "sms_messages_sent",
+        "sms_messages_delivered / sms_messages_sent.",
+    ),
+    ratio(
+        "opt_out_rate",
+        "opt_outs",
+        "sms_messages_delivered",
+        "opt_outs / sms_messages_delivered.",
+    ),
 ];
 
 /// A measure by name.
@@ -400,9 +445,12 @@ pub fn rate(name: &str) -> Option<&'static Rate> {
 }
 
 /// The value of a measure over sent messages, for the aggregate functions.
-pub fn count_over<'a>(name: &str, messages: impl Iterator<Item = MessageSets<'a>>) -> Option<i64> {
-    let f = measure(name)?.of_message?;
-    Some(messages.map(|m| f(&m)).sum())
+pub fn count_over<'a>(
+    name: &str,
+    mut messages: impl Iterator<Item = MessageSets<'a>>,
+) -> Option<i64> {
+    let measure = measure(name).filter(|m| m.from_sets())?;
+    messages.try_fold(0, |sum, m| Some(sum + measure.of_message(&m)?))
 }
 
 /// Where the metric catalog is silent, what sendlens does (printed in the
@@ -434,6 +482,45 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_series_column_has_a_marking_set() {
+        for m in series() {
+            assert!(
+                m.series_sql().is_some(),
+                "{} is daily but has no marking set",
+                m.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_condition_reads_the_same_in_sql_and_rust() {
+        let soft = measure("soft_bounces").unwrap();
+        assert_eq!(soft.sql(), "count(*) FILTER (WHERE m.soft_bounced)");
+        let m = |sets| MessageSets {
+            channel: "email",
+            sets,
+            opens: 0,
+            clicks: 0,
+        };
+        assert_eq!(soft.of_message(&m(sets::SENT | sets::SOFT_BOUNCE)), Some(1));
+        assert_eq!(
+            soft.of_message(&m(sets::SENT | sets::SOFT_BOUNCE | sets::HARD_BOUNCE)),
+            Some(0)
+        );
+        let daily = soft.series_sql().unwrap();
+        assert!(
+            daily.contains("(sets & 8) <> 0") && daily.contains("(message_sets & 4) = 0"),
+            "{daily}"
+        );
+        assert!(
+            measure("estimated_human_opens")
+                .unwrap()
+                .of_message(&m(sets::SENT))
+                .is_none()
+        );
     }
 
     #[test]

@@ -86,7 +86,9 @@ pub fn entries() -> Vec<Entry> {
             m.doc,
             format!(
                 "metric {}\n\n{}\n\nSQL over message_facts m: {}\n",
-                m.name, m.doc, m.sql
+                m.name,
+                m.doc,
+                m.sql()
             ),
         );
     }

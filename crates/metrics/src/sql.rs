@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use crate::catalog::{MEASURES, RATES};
+use crate::catalog::{self, MEASURES, RATES};
 use crate::sets;
 
 /// A string as a SQL literal.
@@ -58,29 +58,20 @@ impl Range {
     }
 }
 
-/// The message-level fact table: one row per message key (and campaign).
+/// The message-level fact table: one row per message key (and campaign),
+/// with every [`sets::FLAGS`] flag as a column.
 pub fn message_facts() -> String {
-    let b = |bit: i64| format!("(sets & {bit}) <> 0");
     let s = |bit: i64| format!("(s & {bit}) <> 0");
+    let flags: String = sets::FLAGS
+        .iter()
+        .map(|f| format!("{} AS {}, ", f.sql("sets", "channel"), f.column))
+        .collect();
     format!(
         "SELECT message_key, campaign_id, channel, app_id, run_id, treatment_id, journey_id, \
            journey_activity_id, endpoint_id, \
            campaign_id IS NULL AND journey_id IS NULL AS transactional, \
-           sent_at, send_event_at, sets, \
-           {sent} AS sent, \
-           CASE WHEN NOT {sent} THEN false \
-                WHEN channel = 'email' THEN NOT {hard} \
-                WHEN channel = 'sms' THEN {delivered_event} \
-                ELSE true END AS delivered, \
-           {delivered_event} AS delivered_event, first_delivered_at, \
-           {hard} AS hard_bounced, \
-           {soft} AND NOT {hard} AS soft_bounced, \
-           {open} AS opened, open_count, first_open_at, \
-           last_agent_open_at IS NOT NULL AND (first_delivered_at IS NULL OR NOT likely_machine_open(CAST(NULL AS VARCHAR), \
-             (CAST(last_agent_open_at AS BIGINT) - CAST(first_delivered_at AS BIGINT)) / 1000000.0)) AS human_opened, \
-           {click} AS clicked, click_count, \
-           {complaint} AS complained, {unsub} AS unsubscribed, {reject} AS rejected, \
-           {render} AS rendering_failed, {sms_failure} AS sms_failed, {optout} AS opted_out, \
+           sent_at, send_event_at, sets, {flags}\
+           first_delivered_at, open_count, first_open_at, click_count, \
            record_status, iso_country_code, message_parts, price_millicents, \
            CASE WHEN channel = 'email' THEN (CAST(first_open_at AS BIGINT) - CAST(sent_at AS BIGINT)) / 1000000.0 END \
              AS time_to_open_seconds \
@@ -105,18 +96,6 @@ pub fn message_facts() -> String {
                  FROM events WHERE message_key IS NOT NULL) \
            GROUP BY message_key, campaign_id \
          )",
-        sent = b(sets::SENT),
-        hard = b(sets::HARD_BOUNCE),
-        soft = b(sets::SOFT_BOUNCE),
-        delivered_event = b(sets::DELIVERED_EVENT),
-        open = b(sets::OPEN),
-        click = b(sets::CLICK),
-        complaint = b(sets::COMPLAINT),
-        unsub = b(sets::UNSUBSCRIBE),
-        reject = b(sets::REJECT),
-        render = b(sets::RENDERING_FAILURE),
-        sms_failure = b(sets::SMS_FAILURE),
-        optout = b(sets::OPT_OUT),
         e_sent = s(sets::SENT),
         e_delivered = s(sets::DELIVERED_EVENT),
         e_open = s(sets::OPEN),
@@ -125,12 +104,13 @@ pub fn message_facts() -> String {
 }
 
 /// Events of sent messages, each with the message sets it puts its message
-/// in: the rows every day series counts.
+/// in and the sets of its message: the rows every day series counts.
 pub fn message_events() -> String {
     "SELECT e.campaign_id, e.run_id, e.treatment_id, e.app_id, e.journey_id, e.journey_activity_id, \
        e.channel, e.event_type, e.message_key, e.endpoint_id, e.iso_country_code, e.record_status, \
-       e.message_parts, e.link, e.address, e.user_agent, e.occurred_at, message_event_sets(e.event_type, e.channel, e.send_status) AS sets \
-     FROM events e JOIN (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts WHERE sent) sm \
+       e.message_parts, e.link, e.address, e.user_agent, e.occurred_at, message_event_sets(e.event_type, e.channel, e.send_status) AS sets, \
+       sm.k_sets AS message_sets \
+     FROM events e JOIN (SELECT campaign_id AS k_campaign, message_key AS k_key, sets AS k_sets FROM message_facts WHERE sent) sm \
        ON e.message_key = sm.k_key AND (e.campaign_id IS NOT DISTINCT FROM sm.k_campaign)"
         .to_string()
 }
@@ -258,7 +238,11 @@ pub fn metrics(scope: &str, range: Option<&Range>, dims: &[Dim], targets: bool) 
         dims.iter()
             .map(|d| format!("{} AS {}, ", d.message, d.alias)),
     );
-    let measures = join_exprs(MEASURES.iter().map(|m| format!("{} AS {}", m.sql, m.name)));
+    let measures = join_exprs(
+        MEASURES
+            .iter()
+            .map(|m| format!("{} AS {}", m.sql(), m.name)),
+    );
     write!(
         sql,
         ", c AS (SELECT {dim_select}{measures}, min(m.send_event_at) AS first_send_at FROM m{})",
@@ -297,7 +281,7 @@ pub fn metrics(scope: &str, range: Option<&Range>, dims: &[Dim], targets: bool) 
         }
     }));
     let measure_out = join_exprs(MEASURES.iter().map(|m| {
-        if m.is_count && targets {
+        if m.is_count() && targets {
             format!("coalesce(c.{n}, 0) AS {n}", n = m.name)
         } else {
             format!("c.{n} AS {n}", n = m.name)
@@ -349,12 +333,12 @@ pub fn metrics(scope: &str, range: Option<&Range>, dims: &[Dim], targets: bool) 
 
 /// Event series: the events of sent messages (of `scope`, with occurred_at in
 /// `range`), counted per combination of `dims`, expressions over the
-/// events `e` (e.g. the local day of occurred_at).
+/// events `e` (e.g. the local day of occurred_at): every measure of
+/// [`catalog::series`], each on the day its marking events happen.
 pub fn series(scope: &str, range: Option<&Range>, dims: &[(&str, String)]) -> String {
     let in_range = range.map_or(String::new(), |r| {
         format!(" AND {}", r.contains("e.occurred_at"))
     });
-    let has = |bit: i64| format!("(sets & {bit}) <> 0");
     let dim_select = concat(dims.iter().map(|(a, e)| format!("{e} AS {a}, ")));
     let group = if dims.is_empty() {
         String::new()
@@ -364,57 +348,23 @@ pub fn series(scope: &str, range: Option<&Range>, dims: &[(&str, String)]) -> St
             join_exprs(dims.iter().map(|(_, e)| e.clone()))
         )
     };
+    let counts = join_exprs(catalog::series().map(|m| {
+        let sql = m
+            .series_sql()
+            .expect("a daily measure has a marking set (catalog test)");
+        format!("{sql} AS {}", m.name)
+    }));
     format!(
         "WITH ev AS (SELECT * FROM message_events e WHERE ({scope}){in_range}) \
-         SELECT {dim_select}\
-           count(DISTINCT endpoint_id) FILTER (WHERE {delivered}) AS endpoint_deliveries, \
-           count(DISTINCT message_key) FILTER (WHERE {sent}) AS messages_sent, \
-           count(DISTINCT message_key) FILTER (WHERE {delivered}) AS messages_with_delivery_event, \
-           count(*) FILTER (WHERE {open} AND channel = 'email') AS total_email_opened, \
-           count(DISTINCT message_key) FILTER (WHERE {open} AND channel = 'email') AS unique_opens, \
-           count(DISTINCT message_key) FILTER (WHERE {open} AND channel NOT IN ('email', 'sms')) AS push_opens, \
-           count(*) FILTER (WHERE {click}) AS links_clicked, \
-           count(DISTINCT message_key) FILTER (WHERE {click}) AS unique_clicks, \
-           count(DISTINCT message_key) FILTER (WHERE {hard}) AS hard_bounces, \
-           count(DISTINCT message_key) FILTER (WHERE {soft}) AS soft_bounces, \
-           count(DISTINCT message_key) FILTER (WHERE {complaint}) AS complaints, \
-           count(DISTINCT message_key) FILTER (WHERE {unsub}) AS unsubscribes \
-         FROM ev e{group}",
-        delivered = has(sets::DELIVERED_EVENT),
-        sent = has(sets::SENT),
-        open = has(sets::OPEN),
-        click = has(sets::CLICK),
-        hard = has(sets::HARD_BOUNCE),
-        soft = has(sets::SOFT_BOUNCE),
-        complaint = has(sets::COMPLAINT),
-        unsub = has(sets::UNSUBSCRIBE),
+         SELECT {dim_select}{counts} FROM ev e{group}"
     )
 }
-
-/// The count columns of [`series`], in order.
-pub const SERIES_COUNTS: &[&str] = &[
-    "endpoint_deliveries",
-    "messages_sent",
-    "messages_with_delivery_event",
-    "total_email_opened",
-    "unique_opens",
-    "push_opens",
-    "links_clicked",
-    "unique_clicks",
-    "hard_bounces",
-    "soft_bounces",
-    "complaints",
-    "unsubscribes",
-];
 
 /// A series over every bucket of `buckets` (a query with one column `day`),
 /// zeros included.
 pub fn zero_filled(buckets: &str, series_sql: &str, bucket: &str) -> String {
-    let cols = join_exprs(
-        SERIES_COUNTS
-            .iter()
-            .map(|c| format!("coalesce(s.{c}, 0) AS {c}")),
-    );
+    let cols =
+        join_exprs(catalog::series().map(|m| format!("coalesce(s.{n}, 0) AS {n}", n = m.name)));
     format!(
         "SELECT b.{bucket} AS {bucket}, {cols} FROM ({buckets}) b LEFT JOIN ({series_sql}) s ON b.{bucket} = s.{bucket} ORDER BY 1"
     )

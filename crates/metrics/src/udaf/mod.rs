@@ -69,7 +69,7 @@ impl std::hash::Hash for MessageMetric {
 }
 
 fn message_measure(name: &str) -> Option<&'static catalog::Measure> {
-    catalog::measure(name).filter(|m| m.of_message.is_some())
+    catalog::measure(name).filter(|m| m.from_sets())
 }
 
 impl MessageMetric {
@@ -306,7 +306,7 @@ impl Accumulator for MessageAccumulator {
 pub fn all() -> Vec<AggregateUDF> {
     let measures = catalog::MEASURES
         .iter()
-        .filter(|m| m.of_message.is_some())
+        .filter(|m| m.from_sets())
         .map(|m| MessageMetric::new(Output::Measure(m), m.doc));
     let rates = catalog::RATES
         .iter()
