@@ -141,7 +141,7 @@ fn every_sqllogictest_file_passes() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut failures = Vec::new();
     for file in &files {
-        let mut runner = Runner::new(|| Engine::new());
+        let mut runner = Runner::new(Engine::new);
         runner.with_column_validator(sqllogictest::strict_column_validator);
         if let Err(e) = runtime.block_on(runner.run_file_async(file)) {
             failures.push(format!("{}\n{}", file.display(), e.display(false)));
