@@ -104,7 +104,7 @@ description = "Campaign C1 <by hand>"
 formats = ["csv", "json", "parquet", "markdown", "html"]
 query = """
 -- name: headline
-SELECT messages_sent, messages_delivered, delivery_rate
+SELECT messages_sent, messages_delivered, delivery_rate, endpoint_deliveries
 FROM campaign_dashboard($campaign_id, $start, $end, $time_zone)
 -- name: daily
 SELECT day, endpoint_deliveries FROM campaign_daily($campaign_id, $start, $end, $time_zone) ORDER BY day
@@ -258,8 +258,9 @@ fn every_format_reads_back_with_the_hand_counted_numbers() {
     assert_eq!(
         std::fs::read_to_string(dir.join("c1.headline.csv")).unwrap(),
         format!(
-            "messages_sent,messages_delivered,delivery_rate\n6,5,{}\n",
-            5.0_f64 / 7.0
+            "messages_sent,messages_delivered,delivery_rate,endpoint_deliveries\n6,5,{},{}\n",
+            5.0_f64 / 7.0,
+            5.0_f64 / 3.0
         )
     );
     assert_eq!(
@@ -313,6 +314,13 @@ fn every_format_reads_back_with_the_hand_counted_numbers() {
         "{html}"
     );
     assert!(html.contains(r#"<div class="value">71.43%</div>"#));
+    // The daily average of endpoint deliveries, (3 + 2 + 0) / 3, as the CLI rounds it.
+    assert!(
+        html.contains(
+            r#"<div class="label">Endpoint deliveries</div><div class="value">1.7</div>"#
+        ),
+        "{html}"
+    );
     assert_eq!(html.matches(r#"<rect class="bar""#).count(), 3);
     assert!(html.contains("Campaign C1 &lt;by hand&gt;"));
     assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));

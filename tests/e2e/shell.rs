@@ -337,3 +337,59 @@ fn the_shell_keeps_its_version_says_when_there_is_newer_and_refresh_moves_it() {
         .expect("the new event");
     quit(s);
 }
+
+#[test]
+fn csv_writes_nested_columns_as_json_and_a_failed_result_leaves_no_file() {
+    let ws = fixture_workspace();
+    // Every column of `events` and of a compatibility view, maps and lists
+    // included, as CSV and TSV.
+    for format in ["csv", "tsv"] {
+        for sql in [
+            "SELECT * FROM events ORDER BY occurred_at LIMIT 3",
+            "SELECT * FROM email_send",
+        ] {
+            let (ok, out, err) = run_shell(&ws, &["--format", format, "-c", sql], "");
+            assert!(ok, "{format} {sql}: {err}");
+            assert!(out.lines().count() > 1, "{format} {sql}: {out}");
+        }
+    }
+    let (ok, out, err) = run_shell(
+        &ws,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            "SELECT map(['team'], ['growth']) AS tags, ['a', 'b'] AS list",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "tags,list\n\"{\"\"team\"\":\"\"growth\"\"}\",\"[\"\"a\"\",\"\"b\"\"]\"\n"
+    );
+
+    // A result that fails half way leaves neither the file nor a piece of it.
+    let target = ws.dir.path().join("out.csv");
+    let (_, _, err) = run_shell(
+        &ws,
+        &[
+            "--format",
+            "csv",
+            "-c",
+            &format!(
+                "SELECT CAST(v AS INT) FROM (VALUES ('1'), ('x')) t(v) \\g {}",
+                target.display()
+            ),
+        ],
+        "",
+    );
+    assert!(!err.is_empty());
+    assert!(!target.exists());
+    let left: Vec<_> = std::fs::read_dir(ws.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("out.csv"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -45,7 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     sendlens_reports::shipped::install(ws.root())?;
     println!();
     println!("Campaigns in the sample (top 10 by messages sent, from the campaign_metrics view):");
-    rt.block_on(async {
+    let (top, days) = rt.block_on(async {
         let ctx = sendlens_metrics::open_session(&ws).await?;
         let df = ctx.sql(OVERVIEW).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
@@ -57,31 +57,75 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Format::Table,
         )?;
         println!();
-        sample_report(&ws, &ctx).await
+        let top = first_text(&batches, "campaign_id");
+        let days = sample_report(&ws, &ctx).await?;
+        anyhow::Ok((top, days))
     })?;
     println!();
     let ws_arg = args.into.display();
+    let me = program();
+    if me != "sendlens" {
+        println!(
+            "sendlens is not on your PATH yet: `cargo install --path . --locked` puts it in ~/.cargo/bin."
+        );
+    }
+    let campaign = top.unwrap_or_else(|| "<campaign_id>".into());
+    let (from, to) = days.map_or(("2026-09-01".into(), "2026-09-07".into()), |(a, b)| {
+        (a.to_string(), b.to_string())
+    });
     println!("Next:");
+    println!("  {me} --workspace {ws_arg} report list     # scheduled reports (HTML, CSV, ...)");
+    println!("  {me} --workspace {ws_arg} campaigns       # every campaign");
+    println!("  {me} --workspace {ws_arg} metrics {campaign} --from {from} --to {to}");
+    println!("  {me} --workspace {ws_arg} functions       # views, functions, metrics");
+    println!("  {me} --workspace {ws_arg} shell           # the SQL shell");
     println!(
-        "  sendlens --workspace {ws_arg} report list                # scheduled reports (HTML, CSV, ...)"
-    );
-    println!("  sendlens --workspace {ws_arg} campaigns                  # every campaign");
-    println!("  sendlens --workspace {ws_arg} metrics <campaign_id>      # the campaign page");
-    println!(
-        "  sendlens --workspace {ws_arg} functions                  # views, functions, metrics"
-    );
-    println!(
-        "  sendlens --workspace {ws_arg} sql -c \"SELECT * FROM campaign_dashboard('<campaign_id>', '2026-09-01', '2026-09-07')\""
+        "  {me} --workspace {ws_arg} sql -c \"SELECT * FROM campaign_dashboard('{campaign}', '{from}', '{to}')\""
     );
     Ok(())
 }
 
+/// How the user's shell reaches this binary: `sendlens` when it is on the
+/// PATH, else its path (relative to the current folder when inside it).
+fn program() -> String {
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join("sendlens").is_file())
+    });
+    if on_path {
+        return "sendlens".into();
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return "sendlens".into();
+    };
+    let here = std::env::current_dir().unwrap_or_default();
+    match exe.strip_prefix(&here) {
+        Ok(relative) => format!("./{}", relative.display()),
+        Err(_) => exe.display().to_string(),
+    }
+}
+
+/// The first row's value of a text column.
+fn first_text(
+    batches: &[datafusion::arrow::record_batch::RecordBatch],
+    column: &str,
+) -> Option<String> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let b = batches.iter().find(|b| b.num_rows() > 0)?;
+    let col = datafusion::arrow::compute::cast(
+        b.column_by_name(column)?,
+        &datafusion::arrow::datatypes::DataType::Utf8,
+    )
+    .ok()?;
+    let col = col.as_string::<i32>();
+    (!col.is_null(0)).then(|| col.value(0).to_string())
+}
+
 /// The campaign comparison report over every day of the sample, as a
-/// scheduled run would write it.
+/// scheduled run would write it; the sample's first and last day.
 async fn sample_report(
     ws: &Workspace,
     ctx: &datafusion::prelude::SessionContext,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>> {
     let tz = sendlens_metrics::sql::lit(&ws.config().time.zone);
     let days = ctx
         .sql(&format!(
@@ -103,11 +147,11 @@ async fn sample_report(
         (!text.is_null(0)).then(|| text.value(0).parse().ok())?
     };
     let (Some(start), Some(end)) = (day(0), day(1)) else {
-        return Ok(());
+        return Ok(None);
     };
     let (reports, _) = sendlens_reports::reports(ws);
     let Some(report) = reports.iter().find(|r| r.name == "campaign_comparison") else {
-        return Ok(());
+        return Ok(Some((start, end)));
     };
     let runner = sendlens_reports::run::Runner::open(ws).await?;
     let job = sendlens_reports::run::Job {
@@ -124,5 +168,5 @@ async fn sample_report(
         println!("The campaign comparison report for {start} to {end}:");
         super::report::print_run(&e, ws.root());
     }
-    Ok(())
+    Ok(Some((start, end)))
 }

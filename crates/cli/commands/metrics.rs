@@ -205,7 +205,7 @@ fn print_page(
     writeln!(
         out,
         "  Endpoint deliveries    {:>12}  (average per day)",
-        n("endpoint_deliveries").map_or("-".into(), |v| format!("{v:.1}"))
+        n("endpoint_deliveries").map_or("-".into(), sendlens_render::average)
     )?;
     writeln!(out)?;
     writeln!(out, "Delivery rate metrics")?;

@@ -7,9 +7,12 @@
 
 use std::io::Write;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
 use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
-use datafusion::arrow::datatypes::{DataType, Float64Type, Schema, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Field, Float64Type, Schema, SchemaRef};
+use datafusion::arrow::json::writer::{EncoderOptions, make_encoder};
 use datafusion::arrow::json::{ArrayWriter, LineDelimitedWriter};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -103,7 +106,7 @@ impl<'a> StreamWriter<'a> {
     pub fn write(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
         self.wrote = true;
         match &mut self.kind {
-            Kind::Csv(w) => w.write(batch)?,
+            Kind::Csv(w) => w.write(&nested_as_json(batch)?)?,
             Kind::Json(w) => w.write(batch)?,
             Kind::Ndjson(w) => w.write(batch)?,
         }
@@ -127,6 +130,44 @@ impl<'a> StreamWriter<'a> {
         }
         Ok(())
     }
+}
+
+/// A batch with its lists, maps and structs as JSON text (`["a","b"]`,
+/// `{"k":"v"}`): CSV has no nested values, and this is how Athena's and
+/// DuckDB's users read them back.
+pub fn nested_as_json(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
+    let schema = batch.schema();
+    if !schema.fields().iter().any(|f| f.data_type().is_nested()) {
+        return Ok(batch.clone());
+    }
+    let options = EncoderOptions::default();
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if !field.data_type().is_nested() {
+            fields.push(field.clone());
+            columns.push(column.clone());
+            continue;
+        }
+        let mut encoder = make_encoder(field, column.as_ref(), &options)?;
+        let mut text = StringBuilder::new();
+        let mut buf = Vec::new();
+        for row in 0..column.len() {
+            if column.is_null(row) {
+                text.append_null();
+                continue;
+            }
+            buf.clear();
+            encoder.encode(row, &mut buf);
+            text.append_value(String::from_utf8_lossy(&buf));
+        }
+        fields.push(Arc::new(Field::new(field.name(), DataType::Utf8, true)));
+        columns.push(Arc::new(text.finish()) as ArrayRef);
+    }
+    Ok(RecordBatch::try_new(
+        Arc::new(Schema::new(fields)),
+        columns,
+    )?)
 }
 
 /// Write a whole result: every row, as a table for people or in a machine
@@ -192,6 +233,7 @@ enum Style {
     Integer,
     Float,
     Percent,
+    Average,
 }
 
 impl<'a> CellFormatter<'a> {
@@ -210,6 +252,7 @@ impl<'a> CellFormatter<'a> {
             | DataType::UInt32
             | DataType::UInt64 => Style::Integer,
             DataType::Float64 if is_rate_column(name) => Style::Percent,
+            DataType::Float64 if is_average_column(name) => Style::Average,
             DataType::Float64 => Style::Float,
             _ => Style::Plain,
         };
@@ -228,6 +271,7 @@ impl<'a> CellFormatter<'a> {
             Style::Plain => printable(&self.generic.value(row).to_string()),
             Style::Integer => group_digits(&self.generic.value(row).to_string()),
             Style::Float => float_cell(self.array.as_primitive::<Float64Type>().value(row)),
+            Style::Average => average(self.array.as_primitive::<Float64Type>().value(row)),
             Style::Percent => {
                 let v = self.array.as_primitive::<Float64Type>().value(row);
                 if v.is_finite() {
@@ -245,6 +289,22 @@ impl<'a> CellFormatter<'a> {
 pub fn is_rate_column(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     n == "rate" || n.ends_with("_rate")
+}
+
+/// Averages of counts: the dashboard's endpoint deliveries (a daily
+/// average) and columns named `avg_…` or `…_per_day`.
+pub fn is_average_column(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "endpoint_deliveries" || n.starts_with("avg_") || n.ends_with("_per_day")
+}
+
+/// An average of counts, as people read it: one decimal (`59.6`).
+pub fn average(v: f64) -> String {
+    if v.is_finite() {
+        group_digits(&format!("{v:.1}"))
+    } else {
+        v.to_string()
+    }
 }
 
 fn float_cell(v: f64) -> String {
@@ -462,6 +522,44 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn csv_writes_lists_and_maps_as_json_text() {
+        use datafusion::arrow::array::{ListBuilder, MapBuilder, StringBuilder};
+        let mut list = ListBuilder::new(StringBuilder::new());
+        list.values().append_value("a@example.com");
+        list.values().append_value("b\"x");
+        list.append(true);
+        list.append(false);
+        let mut map = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        map.keys().append_value("team");
+        map.values().append_value("growth");
+        map.append(true).unwrap();
+        map.append(false).unwrap();
+        let b = RecordBatch::try_from_iter(vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+            ("to", Arc::new(list.finish()) as ArrayRef),
+            ("tags", Arc::new(map.finish()) as ArrayRef),
+        ])
+        .unwrap();
+        let mut out = Vec::new();
+        write_batches(&mut out, b.schema(), &[b], Format::Csv).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,to,tags\n1,\"[\"\"a@example.com\"\",\"\"b\\\"\"x\"\"]\",\"{\"\"team\"\":\"\"growth\"\"}\"\n2,,\n"
+        );
+    }
+
+    #[test]
+    fn averages_show_one_decimal() {
+        let b = RecordBatch::try_from_iter(vec![(
+            "endpoint_deliveries",
+            Arc::new(Float64Array::from(vec![59.571428, 12345.25])) as ArrayRef,
+        )])
+        .unwrap();
+        let rows = cells(&b.schema(), std::slice::from_ref(&b), 10).unwrap();
+        assert_eq!(rows, [["59.6"], ["12,345.2"]]);
     }
 
     #[test]

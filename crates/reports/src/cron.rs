@@ -1,9 +1,12 @@
 //! Cron expressions (the five fields of Vixie cron, plus `@hourly`,
 //! `@daily`, `@weekly`, `@monthly`, `@yearly`) read in an IANA time zone.
 //!
-//! Daylight-saving changes follow Vixie cron: a time the clock skips runs at
-//! the first instant after the change, and a time the clock repeats runs
-//! once, at its first occurrence.
+//! Daylight-saving changes follow Vixie cron. A job at a fixed time (a
+//! number in both the minute and the hour field): a time the clock skips
+//! runs at the first instant after the change, and a time the clock repeats
+//! runs once, at its first occurrence. A wildcard job (`*` in the minute or
+//! hour field, `@hourly`) runs by the clock as it is: not in an hour that is
+//! skipped, twice in an hour that is repeated.
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -17,6 +20,8 @@ pub struct Cron {
     days: Field,
     months: Vec<u32>,
     weekdays: Field,
+    /// `*` in the minute or hour field: runs by the clock across changes.
+    wildcard: bool,
 }
 
 /// A day field: its values, and whether it was `*` (for the day-of-month /
@@ -69,6 +74,7 @@ impl Cron {
         weekdays.values.dedup();
         Ok(Cron {
             text: text.to_string(),
+            wildcard: minutes.any || hours.any,
             minutes: minutes.values,
             hours: hours.values,
             days,
@@ -141,6 +147,7 @@ impl Cron {
                 .unwrap_or(NaiveDate::MAX)
         });
         let mut previous = after;
+        let mut day = Vec::new();
         for date in start.iter_days().take(366 * 5) {
             if last_day.is_some_and(|l| date > l) {
                 break;
@@ -148,25 +155,45 @@ impl Cron {
             if !self.day_matches(date) {
                 continue;
             }
+            day.clear();
             for &h in &self.hours {
                 for &m in &self.minutes {
                     let local = date.and_hms_opt(h, m, 0).expect("valid wall time");
-                    let at = resolve(tz, local);
-                    // Two wall times in a skipped hour fire once, at the change.
-                    if at <= previous {
-                        continue;
-                    }
-                    if until.is_some_and(|u| at > u) {
-                        return None;
-                    }
-                    previous = at;
-                    if !more(at) {
-                        return Some(at);
-                    }
+                    self.instants(tz, local, &mut day);
+                }
+            }
+            // A repeated hour's second pass comes after the first one's
+            // later minutes.
+            day.sort_unstable();
+            for &at in &day {
+                // Two wall times in a skipped hour fire once, at the change.
+                if at <= previous {
+                    continue;
+                }
+                if until.is_some_and(|u| at > u) {
+                    return None;
+                }
+                previous = at;
+                if !more(at) {
+                    return Some(at);
                 }
             }
         }
         None
+    }
+
+    /// The instants a local wall time fires at: wildcard jobs at every
+    /// instant the clock shows it (none, one or two), fixed-time jobs once.
+    fn instants(&self, tz: Tz, local: NaiveDateTime, out: &mut Vec<DateTime<Utc>>) {
+        match (tz.from_local_datetime(&local), self.wildcard) {
+            (LocalResult::Single(t), _) => out.push(t.with_timezone(&Utc)),
+            (LocalResult::Ambiguous(first, second), true) => {
+                out.push(first.with_timezone(&Utc));
+                out.push(second.with_timezone(&Utc));
+            }
+            (LocalResult::None, true) => {}
+            (_, false) => out.push(resolve(tz, local)),
+        }
     }
 
     /// The last firing at or before `at`, looking back at most a year.
@@ -302,6 +329,62 @@ mod tests {
             fires,
             vec![utc("2026-11-01T05:30:00Z"), utc("2026-11-02T06:30:00Z")]
         );
+    }
+
+    #[test]
+    fn wildcard_jobs_run_by_the_clock_across_both_changes() {
+        let tz: Tz = "America/New_York".parse().unwrap();
+        // Fall back, 2026-11-01: 01:00-01:59 happens twice. An hourly job
+        // runs at both 01:00s; a fixed 01:00 job once.
+        let hourly = Cron::parse("0 * * * *").unwrap();
+        let fires =
+            hourly.fires_between(utc("2026-11-01T03:30:00Z"), utc("2026-11-01T07:30:00Z"), tz);
+        assert_eq!(
+            fires,
+            vec![
+                utc("2026-11-01T04:00:00Z"), // 00:00 EDT
+                utc("2026-11-01T05:00:00Z"), // 01:00 EDT
+                utc("2026-11-01T06:00:00Z"), // 01:00 EST
+                utc("2026-11-01T07:00:00Z"), // 02:00 EST
+            ]
+        );
+        assert_eq!(
+            Cron::parse("@hourly").unwrap().fires_between(
+                utc("2026-11-01T03:30:00Z"),
+                utc("2026-11-01T07:30:00Z"),
+                tz
+            ),
+            fires
+        );
+        let half = Cron::parse("*/30 * * * *").unwrap();
+        let fires =
+            half.fires_between(utc("2026-11-01T04:45:00Z"), utc("2026-11-01T07:00:00Z"), tz);
+        assert_eq!(
+            fires,
+            vec![
+                utc("2026-11-01T05:00:00Z"),
+                utc("2026-11-01T05:30:00Z"),
+                utc("2026-11-01T06:00:00Z"),
+                utc("2026-11-01T06:30:00Z"),
+                utc("2026-11-01T07:00:00Z"),
+            ]
+        );
+        let fixed = Cron::parse("0 1 * * *").unwrap();
+        assert_eq!(
+            fixed.fires_between(utc("2026-11-01T03:30:00Z"), utc("2026-11-01T07:30:00Z"), tz),
+            vec![utc("2026-11-01T05:00:00Z")]
+        );
+        // Spring forward, 2026-03-08: 02:00-02:59 does not exist. `30 * * * *`
+        // runs at 01:30 EST and 03:30 EDT, nothing in between.
+        let c = Cron::parse("30 * * * *").unwrap();
+        assert_eq!(
+            c.fires_between(utc("2026-03-08T06:00:00Z"), utc("2026-03-08T08:00:00Z"), tz),
+            vec![utc("2026-03-08T06:30:00Z"), utc("2026-03-08T07:30:00Z")]
+        );
+        // A wildcard minute in a fixed hour that is skipped: no run that day.
+        let c = Cron::parse("* 2 * * *").unwrap();
+        let fires = c.fires_between(utc("2026-03-08T05:00:00Z"), utc("2026-03-09T05:00:00Z"), tz);
+        assert!(fires.is_empty(), "{fires:?}");
     }
 
     #[test]

@@ -499,11 +499,16 @@ impl Shell {
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await?;
         let format = self.settings.format;
+        // `\g FILE` writes beside FILE and renames it when the result is
+        // whole: a failed query leaves FILE as it was.
+        let mut partial = None;
         let mut once = match to_file {
             Some(f) => {
                 let path = expand_home(f);
-                let file = File::create(&path)
+                let beside = Partial::beside(&path);
+                let file = File::create(&beside.0)
                     .map_err(|e| Failure::Other(format!("cannot create {f}: {e}")))?;
+                partial = Some(beside);
                 Some((path, BufWriter::new(file)))
             }
             None => None,
@@ -566,6 +571,11 @@ impl Shell {
                 .map_err(|e| Failure::Other(e.to_string()))?;
         }
         out.flush().map_err(|e| Failure::Other(e.to_string()))?;
+        if let (Some(partial), Some((path, _))) = (partial, &once) {
+            partial
+                .finish(path)
+                .map_err(|e| Failure::Other(format!("cannot write {}: {e}", path.display())))?;
+        }
         Ok(Summary {
             rows,
             shown: rows.min(limit),
@@ -574,6 +584,31 @@ impl Shell {
             interactive: self.interactive,
             has_columns: !schema.fields().is_empty(),
         })
+    }
+}
+
+/// A file being written beside its final name; removed unless finished.
+struct Partial(PathBuf);
+
+impl Partial {
+    fn beside(path: &std::path::Path) -> Partial {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        Partial(path.with_file_name(format!(".{name}.partial-{}", std::process::id())))
+    }
+
+    fn finish(mut self, path: &std::path::Path) -> std::io::Result<()> {
+        std::fs::rename(std::mem::take(&mut self.0), path)
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.0);
+        }
     }
 }
 
