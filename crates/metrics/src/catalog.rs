@@ -1,4 +1,4 @@
-//! The metric catalog (`spec/metrics.md`) as data: every measure and rate is
+//! The metric catalog (`docs/metrics.md`) as data: every measure and rate is
 //! written here once, and the views, table functions, KPIs, aggregate
 //! functions and the CLI's help are generated from these lists.
 //!
