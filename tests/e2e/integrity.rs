@@ -307,7 +307,7 @@ fn an_open_session_keeps_answering_while_other_processes_write() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = sendlens_store::Workspace::open(&ws.path()).unwrap();
-    let pinned = rt.block_on(sendlens_metrics::open_session(&store)).unwrap();
+    let pinned = rt.block_on(sendlens_store::open_session(&store)).unwrap();
     let old = rt.block_on(answers(&pinned)).unwrap();
 
     let done = AtomicBool::new(false);
@@ -337,7 +337,7 @@ fn an_open_session_keeps_answering_while_other_processes_write() {
             }
             // A session opened now reads whichever version is current.
             let fresh = rt.block_on(async {
-                let ctx = sendlens_metrics::open_session(&store).await?;
+                let ctx = sendlens_store::open_session(&store).await?;
                 answers(&ctx).await
             });
             match fresh {
@@ -353,7 +353,7 @@ fn an_open_session_keeps_answering_while_other_processes_write() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let new = rt
         .block_on(async {
-            let ctx = sendlens_metrics::open_session(&store).await?;
+            let ctx = sendlens_store::open_session(&store).await?;
             answers(&ctx).await
         })
         .unwrap();

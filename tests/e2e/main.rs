@@ -4,6 +4,7 @@ mod support;
 
 mod ingest;
 mod integrity;
+mod library;
 mod maintenance;
 mod malformed;
 mod metrics;

@@ -26,7 +26,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
     let ws = Workspace::open(workspace)?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let ctx = sendlens_metrics::open_session(&ws).await?;
+        let ctx = sendlens_store::open_session(&ws).await?;
         let df = ctx.sql(TABLE_SQL).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;

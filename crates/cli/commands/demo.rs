@@ -41,12 +41,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rt.handle(),
     )?;
     super::ingest::print_summary(&summary);
-    super::refresh_facts_or_warn(&rt, &ws);
+    super::warn_facts(&summary.facts_error);
     sendlens_reports::shipped::install(ws.root())?;
     println!();
     println!("Campaigns in the sample (top 10 by messages sent, from the campaign_metrics view):");
     let (top, days) = rt.block_on(async {
-        let ctx = sendlens_metrics::open_session(&ws).await?;
+        let ctx = sendlens_store::open_session(&ws).await?;
         let df = ctx.sql(OVERVIEW).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
         let batches = df.collect().await?;

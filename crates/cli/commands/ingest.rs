@@ -36,6 +36,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         .then(|| spawn_bar(progress.clone()));
     let opts = IngestOptions {
         threads: args.threads,
+        no_refresh: args.no_refresh,
     };
     let result = ingest(&ws, &args.paths, &opts, &progress, rt.handle());
     if let Some((bar, stop)) = bar {
@@ -43,9 +44,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let summary = result?;
-    if !args.no_refresh {
-        super::refresh_facts_or_warn(&rt, &ws);
-    }
+    super::warn_facts(&summary.facts_error);
     if args.json {
         println!("{}", summary_json(&summary));
     } else {

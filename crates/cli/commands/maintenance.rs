@@ -21,7 +21,7 @@ pub fn optimize(workspace: &Path, _args: OptimizeArgs) -> anyhow::Result<()> {
     let ws = Workspace::open(workspace)?;
     let rt = super::runtime()?;
     let r = rt.block_on(maintenance::optimize(&ws))?;
-    super::refresh_facts_or_warn(&rt, &ws);
+    super::warn_facts(&r.facts_error);
     println!(
         "Rewrote {} files into {} in {} partitions{}.",
         r.files_removed,
@@ -41,9 +41,7 @@ pub fn vacuum(workspace: &Path, args: VacuumArgs) -> anyhow::Result<()> {
     let ws = Workspace::open(workspace)?;
     let rt = super::runtime()?;
     let r = rt.block_on(maintenance::vacuum(&ws, args.retain_days, args.dry_run))?;
-    if !args.dry_run {
-        super::refresh_facts_or_warn(&rt, &ws);
-    }
+    super::warn_facts(&r.facts_error);
     let verb = if r.dry_run { "Would delete" } else { "Deleted" };
     println!("{verb} {} files.", r.files_deleted.len());
     if !r.kept_for_readers.is_empty() {
@@ -70,7 +68,7 @@ pub fn refresh(workspace: &Path, _args: RefreshArgs) -> anyhow::Result<()> {
     let ws = Workspace::open(workspace)?;
     let rt = super::runtime()?;
     let started = std::time::Instant::now();
-    super::refresh_facts(&rt, &ws)?;
+    rt.block_on(sendlens_store::facts::refresh(&ws))?;
     println!(
         "Message facts are current ({:.1} s).",
         started.elapsed().as_secs_f64()

@@ -121,7 +121,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| ws.config().time.zone.clone());
     let rt = super::runtime()?;
     rt.block_on(async {
-        let ctx = sendlens_metrics::open_session(&ws).await?;
+        let ctx = sendlens_store::open_session(&ws).await?;
         let id = lit(&args.campaign_id);
         let (from, to) = match (args.from, args.to) {
             (Some(f), Some(t)) => (f, t),

@@ -83,7 +83,7 @@ impl PyWorkspace {
                         .await
                         .map_err(|e| DataFusionError::External(Box::new(e)))?;
                     let ctx = sendlens_metrics::session_context();
-                    sendlens_metrics::register_on_in_zone(&ctx, &ws, &table, &time_zone).await?;
+                    sendlens_store::register_on_in_zone(&ctx, &ws, &table, &time_zone).await?;
                     Ok::<_, DataFusionError>((ctx, table.version()))
                 })
             })
@@ -140,7 +140,7 @@ impl PyWorkspace {
         // The facts are registered only when current; otherwise the name is
         // a view and comes with the views.
         let candidates =
-            std::iter::once(sendlens_metrics::EVENTS_TABLE).chain(sendlens_metrics::facts::names());
+            std::iter::once(sendlens_metrics::EVENTS_TABLE).chain(sendlens_store::facts::names());
         for name in candidates {
             let provider = py
                 .detach(|| runtime().block_on(self.ctx.table_provider(name)))

@@ -87,7 +87,7 @@ impl Runner {
     pub async fn open(ws: &Workspace) -> anyhow::Result<Runner> {
         // One opened table for the session and for the version outputs cite.
         let table = ws.open_table().await?;
-        let ctx = sendlens_metrics::open_session_on(ws, &table).await?;
+        let ctx = sendlens_store::open_session_on(ws, &table).await?;
         let table_version = table.version();
         Ok(Runner {
             ws: ws.clone(),

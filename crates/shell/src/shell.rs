@@ -88,7 +88,7 @@ pub async fn session(
 /// Register the workspace in `ctx`; the table version it reads.
 async fn register(ctx: &SessionContext, ws: &Workspace) -> anyhow::Result<Option<u64>> {
     let table = ws.open_table().await?;
-    sendlens_metrics::register_on(ctx, ws, &table).await?;
+    sendlens_store::register_on(ctx, ws, &table).await?;
     Ok(table.version())
 }
 

@@ -60,6 +60,10 @@ const TARGET_FILE_BYTES: u64 = 128 << 20;
 pub struct IngestOptions {
     /// Decoding threads; 0 means one per core.
     pub threads: usize,
+    /// Leave the materialized facts as they are: queries compute what is
+    /// missing from the events until a later refresh (bulk loads that
+    /// ingest many times in a row).
+    pub no_refresh: bool,
 }
 
 /// Live counters, for a progress display.
@@ -84,6 +88,9 @@ pub struct IngestSummary {
     pub rejected_file: Option<PathBuf>,
     /// Table version committed, if anything was stored.
     pub version: Option<i64>,
+    /// Why the materialized facts could not be rebuilt after the commit
+    /// (the events are committed; queries compute the facts from them).
+    pub facts_error: Option<String>,
     /// Files that ended early (truncated gzip, read errors): what was read
     /// before the break is counted above; links under the input folders
     /// that were not followed (loops, links to nothing).
@@ -121,10 +128,26 @@ struct Shared<'a> {
     rt: &'a Handle,
 }
 
-/// Ingest `paths` (files and folders) into the workspace.
+/// Ingest `paths` (files and folders) into the workspace, then bring the
+/// materialized facts to the new version (unless `opts.no_refresh`).
 ///
 /// Must be called outside of an async context; `rt` runs the table I/O.
 pub fn ingest(
+    ws: &Workspace,
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+    progress: &IngestProgress,
+    rt: &Handle,
+) -> Result<IngestSummary> {
+    let mut summary = ingest_and_commit(ws, paths, opts, progress, rt)?;
+    if !opts.no_refresh {
+        summary.facts_error = rt.block_on(crate::facts::refresh_after_commit(ws));
+    }
+    Ok(summary)
+}
+
+/// [`ingest`] up to its commit, under the workspace lock.
+fn ingest_and_commit(
     ws: &Workspace,
     paths: &[PathBuf],
     opts: &IngestOptions,

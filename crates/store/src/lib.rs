@@ -1,5 +1,7 @@
 //! The sendlens workspace: configuration, the Delta Lake table of events,
-//! ingest (decode → de-duplicate → write → commit), and maintenance.
+//! ingest (decode → de-duplicate → write → commit), maintenance, the
+//! materialized facts every commit brings up to date (whoever commits), and
+//! sessions with the metric extension (`sendlens-metrics`) over a version.
 //!
 //! A workspace is a folder:
 //!
@@ -14,10 +16,12 @@
 pub mod config;
 mod dedupe;
 pub mod error;
+pub mod facts;
 pub mod ingest;
 pub mod maintenance;
 pub mod readers;
 pub mod rejects;
+pub mod session;
 pub mod table;
 pub mod workspace;
 
@@ -25,4 +29,8 @@ pub use config::{Config, PiiConfig, SesConfig};
 pub use error::{Error, Result};
 pub use ingest::{IngestOptions, IngestProgress, IngestSummary, ingest};
 pub use sendlens_events::{PiiPolicy, PiiScrubber};
+pub use session::{
+    open_session, open_session_on, register, register_events, register_on, register_on_in_zone,
+    register_table, register_table_leased,
+};
 pub use workspace::Workspace;

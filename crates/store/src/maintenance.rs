@@ -16,11 +16,19 @@ pub struct OptimizeReport {
     pub files_added: u64,
     pub partitions: u64,
     pub version: Option<i64>,
+    /// Why the facts could not be rebuilt after the commit, if they could not.
+    pub facts_error: Option<String>,
 }
 
 /// Compact small files and cluster each partition by campaign and send
 /// time (Z-order), so that a campaign's rows sit together.
 pub async fn optimize(ws: &Workspace) -> Result<OptimizeReport> {
+    let mut report = optimize_and_commit(ws).await?;
+    report.facts_error = crate::facts::refresh_after_commit(ws).await;
+    Ok(report)
+}
+
+async fn optimize_and_commit(ws: &Workspace) -> Result<OptimizeReport> {
     let _lock = ws.lock()?;
     let table = ws.open_table().await?;
     let (table, metrics) = table
@@ -36,6 +44,7 @@ pub async fn optimize(ws: &Workspace) -> Result<OptimizeReport> {
         files_added: metrics.num_files_added,
         partitions: metrics.partitions_optimized,
         version: table.version().map(|v| v as i64),
+        facts_error: None,
     })
 }
 
@@ -47,6 +56,8 @@ pub struct VacuumReport {
     /// Older table versions whose files were kept because open sessions
     /// read them (see [`readers`]).
     pub kept_for_readers: Vec<u64>,
+    /// Why the facts could not be rebuilt after the commit, if they could not.
+    pub facts_error: Option<String>,
 }
 
 /// Delete data files that the table stopped referencing more than
@@ -54,6 +65,18 @@ pub struct VacuumReport {
 /// interrupted ingest), but never a file of a version an open session
 /// reads.
 pub async fn vacuum(ws: &Workspace, retain_days: u32, dry_run: bool) -> Result<VacuumReport> {
+    let mut report = vacuum_and_commit(ws, retain_days, dry_run).await?;
+    if !dry_run {
+        report.facts_error = crate::facts::refresh_after_commit(ws).await;
+    }
+    Ok(report)
+}
+
+async fn vacuum_and_commit(
+    ws: &Workspace,
+    retain_days: u32,
+    dry_run: bool,
+) -> Result<VacuumReport> {
     let _lock = ws.lock()?;
     let table = ws.open_table().await?;
     let current = table.version().unwrap_or(0);
@@ -81,5 +104,6 @@ pub async fn vacuum(ws: &Workspace, retain_days: u32, dry_run: bool) -> Result<V
         files_deleted: metrics.files_deleted,
         dry_run: metrics.dry_run,
         kept_for_readers: kept,
+        facts_error: None,
     })
 }

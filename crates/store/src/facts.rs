@@ -23,10 +23,11 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use deltalake::DeltaTable;
-use sendlens_store::Workspace;
-use sendlens_store::readers::{self, ReadLease};
+use sendlens_metrics::{EVENTS_TABLE, sql};
 
-use crate::{EVENTS_TABLE, sql};
+use crate::Workspace;
+use crate::readers::{self, ReadLease};
+use crate::session::{leased, register_table};
 
 /// The materialized tables: name, defining query, sort order. Each reads
 /// only the ones before it.
@@ -111,7 +112,7 @@ pub async fn register_current(
                 .await?;
             let provider = ctx.table_provider(name).await?;
             ctx.deregister_table(name)?;
-            ctx.register_table(name, crate::leased(provider, lease.clone()))
+            ctx.register_table(name, leased(provider, lease.clone()))
         };
         if registered.await.is_err() {
             // A damaged copy must not break queries: answer from the views.
@@ -147,6 +148,22 @@ fn slice_events() -> u64 {
 /// so that memory follows a slice, not the table. Events without a
 /// campaign go with the first slice, or into slices by message key.
 pub async fn refresh(ws: &Workspace) -> Result<Option<PathBuf>> {
+    refresh_table(ws).await
+}
+
+/// [`refresh`] after a command committed a new version: a failure is said,
+/// not raised, because the commit stands and queries stay correct without
+/// the copy (they compute the facts from the events).
+pub async fn refresh_after_commit(ws: &Workspace) -> Option<String> {
+    refresh(ws).await.err().map(|e| {
+        format!(
+            "the table is committed, but the materialized message facts could not be rebuilt ({e}); \
+             queries stay correct and compute them from the events; run `sendlens refresh` to retry"
+        )
+    })
+}
+
+async fn refresh_table(ws: &Workspace) -> Result<Option<PathBuf>> {
     let table = ws.open_table().await.map_err(external)?;
     let Some(version) = table.version() else {
         return Ok(None);
@@ -249,7 +266,7 @@ fn older_than_an_hour(path: &Path) -> bool {
 /// `events` events, in id order; one `None` (everything) for a small table.
 async fn campaign_slices(table: &DeltaTable, events: u64) -> Result<Vec<Option<String>>> {
     let ctx = SessionContext::new();
-    crate::register_table(&ctx, table).await?;
+    register_table(&ctx, table).await?;
     let counts = ctx
         .sql(
             "SELECT campaign_id, count(*) AS n FROM events \
@@ -328,8 +345,8 @@ async fn campaign_slices(table: &DeltaTable, events: u64) -> Result<Vec<Option<S
 /// picks (all of them for `None`), into `dir/<table>/`.
 async fn build_slice(table: &DeltaTable, slice: Option<&str>, dir: &Path) -> Result<()> {
     let ctx = SessionContext::new_with_config(SessionConfig::new());
-    crate::register_table(&ctx, table).await?;
-    crate::register_functions(&ctx);
+    register_table(&ctx, table).await?;
+    sendlens_metrics::register_functions(&ctx);
     if let Some(slice) = slice {
         let events = ctx
             .sql(&format!("SELECT * FROM {EVENTS_TABLE} WHERE {slice}"))

@@ -3,7 +3,7 @@
 //! dashboard and its endpoint deliveries per day.
 //!
 //! ```sh
-//! cargo run -p sendlens-metrics --example dashboard -- data/workspace [CAMPAIGN_ID]
+//! cargo run --example dashboard -- data/workspace [CAMPAIGN_ID]
 //! ```
 //!
 //! Without a campaign id it takes the campaign with the most messages sent;
@@ -41,7 +41,7 @@ async fn main() -> Result<()> {
     // Any context will do: the extension brings the events table, the
     // views, the functions and the table functions.
     let ctx = SessionContext::new();
-    sendlens_metrics::register(&ctx, &ws).await?;
+    sendlens_store::register(&ctx, &ws).await?;
 
     let campaign = match args.next() {
         Some(id) => id,
