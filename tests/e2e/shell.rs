@@ -66,6 +66,31 @@ fn tab_completes_a_column_of_the_table_in_the_statement() {
 }
 
 #[test]
+fn a_result_wider_than_the_terminal_shows_as_records_and_columns_complete_before_from() {
+    let ws = fixture_workspace();
+    let mut s = open(&ws);
+    // The SELECT list first: a catalog measure completes with no FROM yet.
+    s.send("SELECT campaign_id, unique_open_e").unwrap();
+    s.send("\t").unwrap();
+    s.expect("unique_open_endpoints")
+        .expect("the measure completed");
+    s.send(" FROM campaign_metrics WHERE campaign_id = 'C1';\r").unwrap();
+    // Two columns fit: a table.
+    s.expect(Regex(r"C1\s+\|\s+\d+")).expect("a table row");
+    // About fifty columns do not: one field per line.
+    s.send("SELECT * FROM campaign_runs('C1');\r").unwrap();
+    s.expect("-[ RECORD 1 ]").expect("records");
+    s.expect(Regex(r"run_id\s+\| \S+"))
+        .expect("a field of the record");
+    s.send("\\x off\r").unwrap();
+    s.expect("expanded: off").expect("\\x off");
+    s.send("SELECT * FROM campaign_runs('C1');\r").unwrap();
+    s.expect(Regex(r" run_id +\|"))
+        .expect("a table header again");
+    quit(s);
+}
+
+#[test]
 fn ctrl_c_cancels_a_slow_query_and_the_shell_goes_on() {
     let ws = fixture_workspace();
     let mut s = open(&ws);

@@ -416,6 +416,43 @@ fn pad(s: &str, w: usize, right: bool) -> String {
 
 /// An aligned table (psql style) no wider than `max_width`: the widest
 /// columns are cut, with `…`, until it fits.
+/// The width [`table`] needs to show every cell whole.
+pub fn table_width(schema: &Schema, rows: &[Vec<String>]) -> usize {
+    let mut widths: Vec<usize> = schema
+        .fields()
+        .iter()
+        .map(|f| width(&printable(f.name())))
+        .collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(width(c));
+        }
+    }
+    widths.iter().sum::<usize>() + 3 * widths.len().saturating_sub(1) + 2
+}
+
+/// Rows as records, one field per line (psql's expanded display): what a
+/// terminal shows of a result too wide for a table.
+pub fn records(schema: &Schema, rows: &[Vec<String>]) -> String {
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| printable(f.name()))
+        .collect();
+    let name_width = names.iter().map(|n| width(n)).max().unwrap_or(0);
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let title = format!("-[ RECORD {} ]", i + 1);
+        let rule = (name_width + 1).saturating_sub(width(&title));
+        out.push_str(&format!("{title}{}+{}\n", "-".repeat(rule), "-".repeat(12)));
+        for (name, cell) in names.iter().zip(row) {
+            out.push_str(format!("{} | {cell}", pad(name, name_width, false)).trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
 pub fn table(schema: &Schema, rows: &[Vec<String>], max_width: usize) -> String {
     let names: Vec<String> = schema
         .fields()
@@ -560,6 +597,21 @@ mod tests {
         .unwrap();
         let rows = cells(&b.schema(), std::slice::from_ref(&b), 10).unwrap();
         assert_eq!(rows, [["59.6"], ["12,345.2"]]);
+    }
+
+    #[test]
+    fn wide_rows_read_as_records() {
+        let b = batch();
+        let rows = cells(&b.schema(), std::slice::from_ref(&b), 100).unwrap();
+        assert_eq!(table_width(&b.schema(), &rows), 57);
+        assert_eq!(
+            records(&b.schema(), &rows[..1]),
+            "-[ RECORD 1 ]-+------------\n\
+             campaign_id   | spring-sale\n\
+             messages_sent | 1,234,567\n\
+             delivery_rate | 98.77%\n\
+             spend         | 12,345.68\n"
+        );
     }
 
     #[test]

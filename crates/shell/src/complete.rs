@@ -4,7 +4,8 @@
 //! KPI table function it offers KPI names or ids, inside other quotes
 //! campaign ids or file paths, after FROM or JOIN tables and table
 //! functions, after `alias.` that table's columns, elsewhere the columns of
-//! the tables the statement names, then functions and keywords.
+//! the tables the statement names (before any FROM, the catalog's measures
+//! and every column of the views and tables), then functions and keywords.
 
 use std::path::Path;
 
@@ -289,6 +290,30 @@ impl ShellHelper {
             return out;
         }
         let mut seen = std::collections::HashSet::new();
+        if tables.is_empty() {
+            // The SELECT list comes before FROM: the catalog's measures and
+            // rates first, then (once a letter is typed) every column of the
+            // views and tables.
+            let catalog = sendlens_metrics::catalog::MEASURES
+                .iter()
+                .map(|m| m.name)
+                .chain(["endpoints_targeted"])
+                .chain(sendlens_metrics::catalog::RATES.iter().map(|r| r.name));
+            for c in catalog {
+                if starts_with_ci(c, word) && seen.insert(c.to_string()) {
+                    out.push(pair(c, c));
+                }
+            }
+            if !word.is_empty() {
+                for info in names.tables.values() {
+                    for (c, _) in &info.columns {
+                        if starts_with_ci(c, word) && seen.insert(c.clone()) {
+                            out.push(pair(c.clone(), c.clone()));
+                        }
+                    }
+                }
+            }
+        }
         for (t, _) in &tables {
             if let Some(info) = names.tables.get(t) {
                 for (c, _) in &info.columns {
@@ -547,6 +572,38 @@ mod tests {
             },
         };
         ShellHelper::new(Arc::new(RwLock::new(names)))
+    }
+
+    #[test]
+    fn columns_complete_in_the_select_list_before_from() {
+        // Catalog measures first, then the columns of views and tables.
+        let got = replacements("SELECT campaign_id, messages_s");
+        assert_eq!(
+            got.first().map(String::as_str),
+            Some("messages_sent"),
+            "{got:?}"
+        );
+        let got = replacements("select endp");
+        assert!(
+            got.starts_with(&["endpoints_targeted".to_string()]),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&"endpoint_deliveries".to_string())
+                && got.contains(&"endpoint_id".to_string()),
+            "{got:?}"
+        );
+        let got = replacements("SELECT event_t");
+        assert_eq!(got, ["event_type"]);
+        // With FROM typed (after the cursor too), only that table's columns.
+        let line = "SELECT endp FROM events";
+        let got: Vec<String> = helper()
+            .candidates(line, "SELECT endp".len())
+            .1
+            .into_iter()
+            .map(|p| p.replacement)
+            .collect();
+        assert_eq!(got, ["endpoint_id"]);
     }
 
     fn replacements(line: &str) -> Vec<String> {

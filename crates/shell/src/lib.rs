@@ -125,6 +125,7 @@ pub fn run(workspace: &Path, args: ShellArgs) -> anyhow::Result<bool> {
         format: args.format.unwrap_or(Format::Table),
         timing: args.timing || interactive,
         max_rows: args.maxrows,
+        expanded: Default::default(),
     };
     let mut shell = rt.block_on(async {
         let (ctx, version) = shell::session(&ws, args.memory_limit).await?;

@@ -30,6 +30,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "rows shown in table format (0: all); files get every row",
     ),
     (
+        "x",
+        "[on|off|auto]",
+        "records one field per line: on, off, or auto (when a table is wider than the terminal; the default); \\x alone toggles",
+    ),
+    (
         "o",
         "[FILE]",
         "send every following result to FILE; without FILE, back to the terminal",
@@ -48,6 +53,26 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("q", "", "quit (or Ctrl-D)"),
 ];
 
+/// When results show as records, one field per line, instead of a table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Expanded {
+    Off,
+    On,
+    /// When the table is wider than the terminal.
+    #[default]
+    Auto,
+}
+
+impl Expanded {
+    pub fn name(self) -> &'static str {
+        match self {
+            Expanded::Off => "off",
+            Expanded::On => "on",
+            Expanded::Auto => "auto",
+        }
+    }
+}
+
 /// A parsed meta command.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Meta {
@@ -58,6 +83,7 @@ pub enum Meta {
     Format(Option<String>),
     Timing(Option<bool>),
     MaxRows(Option<usize>),
+    Expanded(Option<Expanded>),
     Output(Option<String>),
     Include(String),
     Refresh,
@@ -91,6 +117,13 @@ pub fn parse(text: &str) -> Result<Meta, String> {
                 })?),
             })
         }
+        "x" => Meta::Expanded(match arg {
+            None => None,
+            Some("on") => Some(Expanded::On),
+            Some("off") => Some(Expanded::Off),
+            Some("auto") => Some(Expanded::Auto),
+            Some(other) => return Err(format!("\\x takes on, off or auto, not {other}")),
+        }),
         "o" | "out" => Meta::Output(arg_string),
         "g" => {
             return Err(

@@ -31,6 +31,8 @@ pub struct Settings {
     pub timing: bool,
     /// Rows shown in table format on the terminal; 0 shows all.
     pub max_rows: usize,
+    /// Records instead of a table (`\x`).
+    pub expanded: crate::meta::Expanded,
 }
 
 /// Where results go.
@@ -253,6 +255,14 @@ impl Shell {
                     "timing: {}",
                     if self.settings.timing { "on" } else { "off" }
                 ));
+            }
+            Meta::Expanded(v) => {
+                use crate::meta::Expanded;
+                self.settings.expanded = v.unwrap_or(match self.settings.expanded {
+                    Expanded::On => Expanded::Off,
+                    Expanded::Off | Expanded::Auto => Expanded::On,
+                });
+                say(&format!("expanded: {}", self.settings.expanded.name()));
             }
             Meta::MaxRows(None) => say(&format!("maxrows: {}", self.settings.max_rows)),
             Meta::MaxRows(Some(n)) => {
@@ -562,8 +572,17 @@ impl Shell {
         if !streamed && !schema.fields().is_empty() {
             let cells =
                 render::cells(&schema, &kept, limit).map_err(|e| Failure::Other(e.to_string()))?;
+            let expanded = match self.settings.expanded {
+                crate::meta::Expanded::On => true,
+                crate::meta::Expanded::Off => false,
+                crate::meta::Expanded::Auto => {
+                    width.is_some_and(|w| render::table_width(&schema, &cells) > w)
+                }
+            };
             let text = if format == Format::Markdown {
                 render::markdown(&schema, &cells)
+            } else if expanded {
+                render::records(&schema, &cells)
             } else {
                 render::table(&schema, &cells, width.unwrap_or(usize::MAX))
             };
