@@ -74,7 +74,8 @@ fn a_result_wider_than_the_terminal_shows_as_records_and_columns_complete_before
     s.send("\t").unwrap();
     s.expect("unique_open_endpoints")
         .expect("the measure completed");
-    s.send(" FROM campaign_metrics WHERE campaign_id = 'C1';\r").unwrap();
+    s.send(" FROM campaign_metrics WHERE campaign_id = 'C1';\r")
+        .unwrap();
     // Two columns fit: a table.
     s.expect(Regex(r"C1\s+\|\s+\d+")).expect("a table row");
     // About fifty columns do not: one field per line.
