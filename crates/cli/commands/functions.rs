@@ -28,18 +28,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .filter(|e| e.name.eq_ignore_ascii_case(&name))
                 .collect();
             if found.is_empty() {
-                let near: Vec<&str> = entries
-                    .iter()
-                    .filter(|e| e.name.contains(&name.to_ascii_lowercase()))
-                    .map(|e| e.name.as_str())
-                    .collect();
+                let near =
+                    sendlens_shell::names::nearest(&name, entries.iter().map(|e| e.name.as_str()));
                 anyhow::bail!(
                     "no function, view or metric named '{name}'{}",
-                    if near.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; did you mean: {}", near.join(", "))
-                    }
+                    sendlens_shell::names::did_you_mean(&near)
+                        .map(|d| format!("; {d}"))
+                        .unwrap_or_default()
                 );
             }
             for e in found {

@@ -37,7 +37,7 @@ enum Command {
 #[derive(clap::Args)]
 struct Common {
     /// Output formats (default: the report's own), comma-separated.
-    #[arg(long, value_delimiter = ',', value_parser = parse_format)]
+    #[arg(long, value_delimiter = ',', value_enum)]
     format: Vec<OutputFormat>,
     /// Root folder of the outputs (default: out/ in the workspace).
     #[arg(long, value_name = "DIR")]
@@ -108,10 +108,6 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
         .parse()
         .map_err(|_| format!("'{s}' is not a day like 2026-11-26"))?;
     sendlens_reports::period::check_day(d)
-}
-
-fn parse_format(s: &str) -> Result<OutputFormat, String> {
-    OutputFormat::parse(s)
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {

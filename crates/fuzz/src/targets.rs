@@ -316,7 +316,7 @@ pub fn report_render(data: &[u8]) {
         every: Every::Day,
         lookback: 0,
         start: None,
-        formats: OutputFormat::ALL.to_vec(),
+        formats: OutputFormat::all().to_vec(),
         catch_up: false,
         skip_if_empty: false,
     };
@@ -339,7 +339,7 @@ pub fn report_render(data: &[u8]) {
             .collect(),
         table_version: Some(1),
     };
-    for format in OutputFormat::ALL {
+    for &format in OutputFormat::all() {
         let files = render(&doc, format, std::path::Path::new("out")).expect("renders");
         if format == OutputFormat::Html {
             // The page has no scripts of its own: one there came in

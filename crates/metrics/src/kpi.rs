@@ -186,379 +186,63 @@ macro_rules! k {
     };
 }
 
+// One KPI per line: scope, the messages it covers, its API name, its value, its groupings.
+#[rustfmt::skip]
 const BASES: &[Base] = &[
-    k!(
-        Campaign,
-        Campaign,
-        "attempted-deliveries",
-        Metric("messages_sent"),
-        RUN
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "successful-deliveries",
-        Metric("messages_delivered"),
-        RUN
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "successful-delivery-rate",
-        Metric("successful_delivery_rate"),
-        NONE_RUN_DATE
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "unique-deliveries",
-        UniqueDeliveries,
-        NONE_RUN_DATE
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "email-open-rate",
-        Metric("email_open_rate"),
-        NONE_RUN
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "direct-email-opens",
-        Metric("unique_opens"),
-        RUN
-    ),
-    k!(Campaign, Campaign, "clicks", Metric("links_clicked"), RUN),
-    k!(
-        Campaign,
-        Campaign,
-        "hard-bounce-rate",
-        Metric("bounce_rate"),
-        NONE_RUN
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "push-open-rate",
-        Metric("push_open_rate"),
-        NONE_RUN
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "direct-push-opens",
-        Metric("push_opens"),
-        RUN
-    ),
-    k!(
-        Campaign,
-        Campaign,
-        "sms-spend",
-        Metric("sms_spend_millicents"),
-        NONE
-    ),
-    k!(
-        Application,
-        AppCampaigns,
-        "successful-delivery-rate",
-        Metric("successful_delivery_rate"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        AppCampaigns,
-        "email-open-rate",
-        Metric("email_open_rate"),
-        NONE_CAMPAIGN
-    ),
-    k!(
-        Application,
-        AppCampaigns,
-        "unique-deliveries",
-        UniqueDeliveries,
-        NONE_CAMPAIGN_DATE
-    ),
-    k!(
-        Application,
-        AppCampaigns,
-        "successful-deliveries",
-        Metric("messages_delivered"),
-        CAMPAIGN
-    ),
-    k!(
-        Application,
-        AppCampaigns,
-        "push-open-rate",
-        Metric("push_open_rate"),
-        NONE_CAMPAIGN
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-sent",
-        Metric("email_messages_sent"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-delivered",
-        Metric("txn_emails_delivered"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-delivery-rate",
-        Metric("txn_emails_delivery_rate"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-opened",
-        Metric("unique_opens"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-unique-opens",
-        Metric("unique_open_endpoints"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-clicked",
-        Metric("links_clicked"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-unique-clicks",
-        Metric("unique_click_endpoints"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-hard-bounced",
-        Metric("hard_bounces"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-soft-bounced",
-        Metric("soft_bounces"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-with-complaints",
-        Metric("complaints"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnEmail,
-        "txn-emails-complaint-rate",
-        Metric("txn_emails_complaint_rate"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-sent",
-        Metric("sms_messages_sent"),
-        NONE_COUNTRY_DATE
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-delivered",
-        Metric("sms_messages_delivered"),
-        NONE_COUNTRY_DATE
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-delivery-rate",
-        Metric("sms_delivery_rate"),
-        NONE_DATE
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-error-distribution",
-        Metric("sms_failures"),
-        STATUS
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-sent-by-parts",
-        Metric("sms_messages_sent"),
-        PARTS
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-delivered-by-parts",
-        Metric("sms_messages_delivered"),
-        PARTS
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-total-price",
-        Metric("sms_spend_millicents"),
-        COUNTRY
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-average-price",
-        Expr("safe_rate(sms_spend_millicents, sms_messages_sent)"),
-        COUNTRY
-    ),
-    k!(
-        Application,
-        TxnSms,
-        "txn-sms-average-price-by-parts",
-        Expr("safe_rate(sms_spend_millicents, sms_message_parts)"),
-        COUNTRY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-sent",
-        Metric("messages_sent"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-delivered",
-        Metric("messages_with_delivery_event"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-opened",
-        Metric("unique_opens"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-clicked",
-        Metric("unique_clicks"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-hardbounced",
-        Metric("hard_bounces"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-softbounced",
-        Metric("soft_bounces"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-complained",
-        Metric("complaints"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-rejected",
-        Metric("rejected"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "journey-emails-unsubscribed",
-        Metric("unsubscribes"),
-        NONE
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-sent",
-        Metric("messages_sent"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-delivered",
-        Metric("messages_with_delivery_event"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-opened",
-        Metric("unique_opens"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-clicked",
-        Metric("unique_clicks"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-hardbounced",
-        Metric("hard_bounces"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-softbounced",
-        Metric("soft_bounces"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-complained",
-        Metric("complaints"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-rejected",
-        Metric("rejected"),
-        ACTIVITY
-    ),
-    k!(
-        Journey,
-        JourneyEmail,
-        "emails-unsubscribed",
-        Metric("unsubscribes"),
-        ACTIVITY
-    ),
+    k!(Campaign,     Campaign,      "attempted-deliveries",            Metric("messages_sent"),                                     RUN),
+    k!(Campaign,     Campaign,      "successful-deliveries",           Metric("messages_delivered"),                                RUN),
+    k!(Campaign,     Campaign,      "successful-delivery-rate",        Metric("successful_delivery_rate"),                          NONE_RUN_DATE),
+    k!(Campaign,     Campaign,      "unique-deliveries",               UniqueDeliveries,                                            NONE_RUN_DATE),
+    k!(Campaign,     Campaign,      "email-open-rate",                 Metric("email_open_rate"),                                   NONE_RUN),
+    k!(Campaign,     Campaign,      "direct-email-opens",              Metric("unique_opens"),                                      RUN),
+    k!(Campaign,     Campaign,      "clicks",                          Metric("links_clicked"),                                     RUN),
+    k!(Campaign,     Campaign,      "hard-bounce-rate",                Metric("bounce_rate"),                                       NONE_RUN),
+    k!(Campaign,     Campaign,      "push-open-rate",                  Metric("push_open_rate"),                                    NONE_RUN),
+    k!(Campaign,     Campaign,      "direct-push-opens",               Metric("push_opens"),                                        RUN),
+    k!(Campaign,     Campaign,      "sms-spend",                       Metric("sms_spend_millicents"),                              NONE),
+    k!(Application,  AppCampaigns,  "successful-delivery-rate",        Metric("successful_delivery_rate"),                          NONE_DATE),
+    k!(Application,  AppCampaigns,  "email-open-rate",                 Metric("email_open_rate"),                                   NONE_CAMPAIGN),
+    k!(Application,  AppCampaigns,  "unique-deliveries",               UniqueDeliveries,                                            NONE_CAMPAIGN_DATE),
+    k!(Application,  AppCampaigns,  "successful-deliveries",           Metric("messages_delivered"),                                CAMPAIGN),
+    k!(Application,  AppCampaigns,  "push-open-rate",                  Metric("push_open_rate"),                                    NONE_CAMPAIGN),
+    k!(Application,  TxnEmail,      "txn-emails-sent",                 Metric("email_messages_sent"),                               NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-delivered",            Metric("txn_emails_delivered"),                              NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-delivery-rate",        Metric("txn_emails_delivery_rate"),                          NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-opened",               Metric("unique_opens"),                                      NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-unique-opens",         Metric("unique_open_endpoints"),                             NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-clicked",              Metric("links_clicked"),                                     NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-unique-clicks",        Metric("unique_click_endpoints"),                            NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-hard-bounced",         Metric("hard_bounces"),                                      NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-soft-bounced",         Metric("soft_bounces"),                                      NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-with-complaints",      Metric("complaints"),                                        NONE_DATE),
+    k!(Application,  TxnEmail,      "txn-emails-complaint-rate",       Metric("txn_emails_complaint_rate"),                         NONE_DATE),
+    k!(Application,  TxnSms,        "txn-sms-sent",                    Metric("sms_messages_sent"),                                 NONE_COUNTRY_DATE),
+    k!(Application,  TxnSms,        "txn-sms-delivered",               Metric("sms_messages_delivered"),                            NONE_COUNTRY_DATE),
+    k!(Application,  TxnSms,        "txn-sms-delivery-rate",           Metric("sms_delivery_rate"),                                 NONE_DATE),
+    k!(Application,  TxnSms,        "txn-sms-error-distribution",      Metric("sms_failures"),                                      STATUS),
+    k!(Application,  TxnSms,        "txn-sms-sent-by-parts",           Metric("sms_messages_sent"),                                 PARTS),
+    k!(Application,  TxnSms,        "txn-sms-delivered-by-parts",      Metric("sms_messages_delivered"),                            PARTS),
+    k!(Application,  TxnSms,        "txn-sms-total-price",             Metric("sms_spend_millicents"),                              COUNTRY),
+    k!(Application,  TxnSms,        "txn-sms-average-price",           Expr("safe_rate(sms_spend_millicents, sms_messages_sent)"),  COUNTRY),
+    k!(Application,  TxnSms,        "txn-sms-average-price-by-parts",  Expr("safe_rate(sms_spend_millicents, sms_message_parts)"),  COUNTRY),
+    k!(Journey,      JourneyEmail,  "journey-emails-sent",             Metric("messages_sent"),                                     NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-delivered",        Metric("messages_with_delivery_event"),                      NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-opened",           Metric("unique_opens"),                                      NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-clicked",          Metric("unique_clicks"),                                     NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-hardbounced",      Metric("hard_bounces"),                                      NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-softbounced",      Metric("soft_bounces"),                                      NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-complained",       Metric("complaints"),                                        NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-rejected",         Metric("rejected"),                                          NONE),
+    k!(Journey,      JourneyEmail,  "journey-emails-unsubscribed",     Metric("unsubscribes"),                                      NONE),
+    k!(Journey,      JourneyEmail,  "emails-sent",                     Metric("messages_sent"),                                     ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-delivered",                Metric("messages_with_delivery_event"),                      ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-opened",                   Metric("unique_opens"),                                      ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-clicked",                  Metric("unique_clicks"),                                     ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-hardbounced",              Metric("hard_bounces"),                                      ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-softbounced",              Metric("soft_bounces"),                                      ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-complained",               Metric("complaints"),                                        ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-rejected",                 Metric("rejected"),                                          ACTIVITY),
+    k!(Journey,      JourneyEmail,  "emails-unsubscribed",             Metric("unsubscribes"),                                      ACTIVITY),
 ];
 
 /// One KPI: a base and a grouping.

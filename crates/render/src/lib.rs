@@ -18,33 +18,36 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// How results are written.
+/// How results are written. The names `--format` and `\\format` take are
+/// clap's, from the variants (and their aliases).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    #[value(alias = "aligned")]
     Table,
     Csv,
     Tsv,
     Json,
+    #[value(alias = "jsonl")]
     Ndjson,
+    #[value(alias = "md")]
     Markdown,
 }
 
 impl Format {
-    pub const NAMES: &'static [&'static str] =
-        &["table", "csv", "tsv", "json", "ndjson", "markdown"];
-
-    pub fn parse(s: &str) -> Option<Format> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "table" | "aligned" => Format::Table,
-            "csv" => Format::Csv,
-            "tsv" => Format::Tsv,
-            "json" => Format::Json,
-            "ndjson" | "jsonl" => Format::Ndjson,
-            "markdown" | "md" => Format::Markdown,
-            _ => return None,
-        })
+    /// Every format's name.
+    pub fn names() -> Vec<&'static str> {
+        <Format as clap::ValueEnum>::value_variants()
+            .iter()
+            .map(|f| f.name())
+            .collect()
     }
 
+    /// A format by name or alias, in any case.
+    pub fn parse(s: &str) -> Option<Format> {
+        <Format as clap::ValueEnum>::from_str(s, true).ok()
+    }
+
+    /// Its name.
     pub fn name(self) -> &'static str {
         match self {
             Format::Table => "table",
@@ -597,6 +600,17 @@ mod tests {
         .unwrap();
         let rows = cells(&b.schema(), std::slice::from_ref(&b), 10).unwrap();
         assert_eq!(rows, [["59.6"], ["12,345.2"]]);
+    }
+
+    #[test]
+    fn format_names_are_clap_s() {
+        use clap::ValueEnum;
+        for f in Format::value_variants() {
+            assert_eq!(f.to_possible_value().unwrap().get_name(), f.name());
+            assert_eq!(Format::parse(&f.name().to_uppercase()), Some(*f));
+        }
+        assert_eq!(Format::parse("md"), Some(Format::Markdown));
+        assert_eq!(Format::parse("yaml"), None);
     }
 
     #[test]

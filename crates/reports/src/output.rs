@@ -17,8 +17,8 @@ use sha2::{Digest, Sha256};
 use crate::definition::{Report, Section, Show};
 use crate::period::Period;
 
-/// An output format of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// An output format of a report. Its names are clap's, from the variants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum OutputFormat {
     /// One CSV file per section (with a header).
     Csv,
@@ -27,6 +27,7 @@ pub enum OutputFormat {
     /// One Parquet file per section.
     Parquet,
     /// One Markdown document.
+    #[value(alias = "md")]
     Markdown,
     /// One self-contained HTML page with tiles, tables and SVG charts.
     Html,
@@ -34,22 +35,16 @@ pub enum OutputFormat {
 
 impl OutputFormat {
     /// Every format.
-    pub const ALL: [OutputFormat; 5] = [
-        OutputFormat::Csv,
-        OutputFormat::Json,
-        OutputFormat::Parquet,
-        OutputFormat::Markdown,
-        OutputFormat::Html,
-    ];
+    pub fn all() -> &'static [OutputFormat] {
+        <OutputFormat as clap::ValueEnum>::value_variants()
+    }
 
     /// Read a format name.
     pub fn parse(s: &str) -> Result<OutputFormat, String> {
-        OutputFormat::ALL
-            .into_iter()
-            .find(|f| f.name() == s || (s == "md" && *f == OutputFormat::Markdown))
-            .ok_or_else(|| {
-                format!("unknown output format '{s}': use csv, json, parquet, markdown or html")
-            })
+        <OutputFormat as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            let names: Vec<&str> = OutputFormat::all().iter().map(|f| f.name()).collect();
+            format!("unknown output format '{s}': use {}", names.join(", "))
+        })
     }
 
     /// Its name (and file extension, but for markdown).
@@ -184,7 +179,7 @@ pub enum Scope {
 /// formats: what a run for that one output replaces.
 pub fn possible_names(report: &Report, stem: &str) -> std::collections::BTreeSet<String> {
     let mut names = std::collections::BTreeSet::new();
-    for f in OutputFormat::ALL {
+    for &f in OutputFormat::all() {
         names.insert(format!("{stem}.{}", f.extension()));
         if f.per_section() {
             for s in &report.sections {
@@ -419,6 +414,21 @@ pub fn safe_file_name(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_names_are_clap_s() {
+        use clap::ValueEnum;
+        for f in OutputFormat::all() {
+            assert_eq!(f.to_possible_value().unwrap().get_name(), f.name());
+            assert_eq!(OutputFormat::parse(f.name()), Ok(*f));
+        }
+        assert_eq!(OutputFormat::parse("md"), Ok(OutputFormat::Markdown));
+        assert!(
+            OutputFormat::parse("xlsx")
+                .unwrap_err()
+                .contains("csv, json, parquet, markdown, html")
+        );
+    }
 
     #[test]
     fn file_names_are_safe_and_distinct() {

@@ -224,7 +224,7 @@ impl ShellHelper {
                     .cloned()
                     .collect(),
             ),
-            "format" => from_list(Format::NAMES.iter().map(|s| s.to_string()).collect()),
+            "format" => from_list(Format::names().into_iter().map(String::from).collect()),
             "timing" => from_list(vec!["on".into(), "off".into()]),
             _ => Vec::new(),
         };

@@ -81,7 +81,7 @@ impl Default for ShellArgs {
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
-    Format::parse(s).ok_or_else(|| format!("one of: {}", Format::NAMES.join(", ")))
+    Format::parse(s).ok_or_else(|| format!("one of: {}", Format::names().join(", ")))
 }
 
 /// `512M`, `2G`, `1500K` or a number of bytes.

@@ -148,22 +148,6 @@ pub async fn load_ids(ctx: &SessionContext) -> Ids {
     }
 }
 
-/// Edit distance, for suggestions.
-pub fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 /// Up to three names closest to `wanted`, nearest first; names containing
 /// it come first.
 pub fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -174,12 +158,13 @@ pub fn nearest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<St
             let d = if lower.contains(&wanted) || wanted.contains(&lower) {
                 0
             } else {
-                distance(&wanted, &lower)
+                strsim::levenshtein(&wanted, &lower)
             };
             (d <= (wanted.len() / 3).max(2)).then_some((d, n))
         })
         .collect();
     scored.sort();
+    scored.dedup();
     scored
         .into_iter()
         .take(3)
@@ -210,6 +195,5 @@ mod tests {
         );
         assert_eq!(nearest("event", names.into_iter()), vec!["events"]);
         assert!(nearest("zzzz", names.into_iter()).is_empty());
-        assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

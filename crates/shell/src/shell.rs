@@ -245,7 +245,7 @@ impl Shell {
             Meta::Format(None) => say(&format!("format: {}", self.settings.format.name())),
             Meta::Format(Some(f)) => {
                 self.settings.format = Format::parse(&f).ok_or_else(|| {
-                    format!("unknown format {f}; one of: {}", Format::NAMES.join(", "))
+                    format!("unknown format {f}; one of: {}", Format::names().join(", "))
                 })?;
                 say(&format!("format: {}", self.settings.format.name()));
             }

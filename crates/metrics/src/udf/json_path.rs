@@ -251,4 +251,3 @@ mod tests {
         assert_eq!(get("{\"a\": 1} trailing", "a"), None);
     }
 }
-
