@@ -26,8 +26,17 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::event::Event;
 #[cfg(test)]
-use crate::schema::COLUMNS;
-use crate::schema::{SORT_ORDER, UTC, event_schema};
+use crate::schema::{COLUMNS, Kind};
+use crate::schema::{SORT_ORDER, UTC, event_schema, position};
+
+// Positions of the columns that are not text, fixed when compiling.
+const EVENT_DATE_AT: usize = position("event_date");
+const OCCURRED_AT: usize = position("occurred_at");
+const SENT_AT: usize = position("sent_at");
+const MESSAGE_PARTS_AT: usize = position("message_parts");
+const PRICE_AT: usize = position("price_millicents");
+const SOURCE_OFFSET_AT: usize = position("source_offset");
+const RECORD_HASH_AT: usize = position("record_hash");
 
 /// Where a stored record came from, and its stored text.
 pub struct Provenance<'a> {
@@ -309,42 +318,43 @@ impl EventBatchBuilder {
         self.spans.push(span);
     }
 
-    /// Append one event. Columns are addressed by position; the test
-    /// `positions_match_schema` keeps these numbers and [`COLUMNS`] in step.
+    /// Append one event. Text columns are written in the schema's order
+    /// (`text_columns_follow_the_schema` checks it); the others are found
+    /// by name.
     pub fn append(&mut self, e: &Event<'_>, p: &Provenance<'_>) {
         let record = match &p.raw {
             Raw::InChunk(at) => Some(at),
             Raw::Text(_) => None,
         };
-        if let Col::Date(b) = &mut self.cols[0] {
+        if let Col::Date(b) = &mut self.cols[EVENT_DATE_AT] {
             b.append_value(e.event_date());
         }
         self.campaigns.push(e.campaign_id.as_deref());
         self.text(record, e.campaign_id.as_deref());
         self.text(record, Some(&e.event_type));
-        if let Col::Ts(b) = &mut self.cols[3] {
+        if let Col::Ts(b) = &mut self.cols[OCCURRED_AT] {
             b.append_value(e.occurred_at);
         }
-        if let Col::Ts(b) = &mut self.cols[4] {
+        if let Col::Ts(b) = &mut self.cols[SENT_AT] {
             b.append_option(e.sent_at);
         }
         self.text(record, Some(e.channel));
         for v in e.column_texts() {
             self.text(record, v.as_deref());
         }
-        if let Col::I32(b) = &mut self.cols[30] {
+        if let Col::I32(b) = &mut self.cols[MESSAGE_PARTS_AT] {
             b.append_option(e.message_parts);
         }
-        if let Col::F64(b) = &mut self.cols[31] {
+        if let Col::F64(b) = &mut self.cols[PRICE_AT] {
             b.append_option(e.price_millicents);
         }
         self.text(record, e.aws_account_id.as_deref());
         self.text(record, Some(e.format.map_or("unknown", |f| f.as_str())));
         self.text(record, Some(p.source_file));
-        if let Col::I64(b) = &mut self.cols[35] {
+        if let Col::I64(b) = &mut self.cols[SOURCE_OFFSET_AT] {
             b.append_value(p.source_offset as i64);
         }
-        if let Col::Bin(b) = &mut self.cols[36] {
+        if let Col::Bin(b) = &mut self.cols[RECORD_HASH_AT] {
             b.append_value(p.record_hash.to_be_bytes());
         }
         for (k, v) in &e.attributes {
@@ -779,59 +789,41 @@ impl Hasher for IdHasher {
     }
 }
 
-/// Column names in the order [`EventBatchBuilder::append`] writes them.
-#[cfg(test)]
-const APPEND_ORDER: &[&str] = &[
-    "event_date",
-    "campaign_id",
-    "event_type",
-    "occurred_at",
-    "sent_at",
-    "channel",
-    "app_id",
-    "endpoint_id",
-    "run_id",
-    "treatment_id",
-    "journey_id",
-    "journey_activity_id",
-    "journey_run_id",
-    "send_status",
-    "delivery_type",
-    "message_key",
-    "message_id",
-    "address",
-    "from_address",
-    "subject",
-    "link",
-    "user_agent",
-    "ip_address",
-    "bounce_type",
-    "bounce_sub_type",
-    "complaint_type",
-    "reject_reason",
-    "record_status",
-    "iso_country_code",
-    "message_type",
-    "message_parts",
-    "price_millicents",
-    "aws_account_id",
-    "source_format",
-    "source_file",
-    "source_offset",
-    "record_hash",
-    "attributes",
-    "metrics",
-    "raw",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn positions_match_schema() {
-        let names: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, APPEND_ORDER);
+    fn text_columns_follow_the_schema() {
+        // The text columns append writes, in order: campaign, type,
+        // channel, the event's own, account, format, file, then raw.
+        let texts: Vec<&str> = COLUMNS
+            .iter()
+            .filter(|c| matches!(c.kind, Kind::Text | Kind::RequiredText))
+            .map(|c| c.name)
+            .collect();
+        let mut written = vec!["campaign_id", "event_type", "channel"];
+        written.extend(Event::TEXT_COLUMNS);
+        written.extend(["aws_account_id", "source_format", "source_file", "raw"]);
+        assert_eq!(texts, written);
+
+        // Each text field lands in the column of its name.
+        let mut e = Event {
+            event_type: "_email.send".into(),
+            channel: "email",
+            occurred_at: 1,
+            ..Event::default()
+        };
+        for (value, name) in e.column_texts_mut().into_iter().zip(Event::TEXT_COLUMNS) {
+            *value = Some((*name).into());
+        }
+        let mut b = EventBatchBuilder::new();
+        b.append(&e, &copied("{}"));
+        let batch = b.finish_sorted(&[]).unwrap();
+        for name in Event::TEXT_COLUMNS {
+            let column = batch.column_by_name(name).unwrap().as_string::<i32>();
+            assert_eq!(column.value(0), *name);
+        }
     }
 
     #[test]

@@ -20,81 +20,85 @@ impl SourceFormat {
     }
 }
 
-/// One decoded event. Strings borrow from the record text where they can.
-#[derive(Debug, Clone, Default)]
-pub struct Event<'a> {
-    pub event_type: Cow<'a, str>,
-    pub channel: &'static str,
-    /// Microseconds since the Unix epoch (UTC).
-    pub occurred_at: i64,
-    pub sent_at: Option<i64>,
-    pub app_id: Option<Cow<'a, str>>,
-    pub endpoint_id: Option<Cow<'a, str>>,
-    pub campaign_id: Option<Cow<'a, str>>,
-    pub run_id: Option<Cow<'a, str>>,
-    pub treatment_id: Option<Cow<'a, str>>,
-    pub journey_id: Option<Cow<'a, str>>,
-    pub journey_activity_id: Option<Cow<'a, str>>,
-    pub journey_run_id: Option<Cow<'a, str>>,
-    pub send_status: Option<Cow<'a, str>>,
-    pub delivery_type: Option<Cow<'a, str>>,
-    pub message_key: Option<Cow<'a, str>>,
-    pub message_id: Option<Cow<'a, str>>,
-    pub address: Option<Cow<'a, str>>,
-    pub from_address: Option<Cow<'a, str>>,
-    pub subject: Option<Cow<'a, str>>,
-    pub link: Option<Cow<'a, str>>,
-    pub user_agent: Option<Cow<'a, str>>,
-    pub ip_address: Option<Cow<'a, str>>,
-    pub bounce_type: Option<Cow<'a, str>>,
-    pub bounce_sub_type: Option<Cow<'a, str>>,
-    pub complaint_type: Option<Cow<'a, str>>,
-    pub reject_reason: Option<Cow<'a, str>>,
-    pub record_status: Option<Cow<'a, str>>,
-    pub iso_country_code: Option<Cow<'a, str>>,
-    pub message_type: Option<Cow<'a, str>>,
-    pub message_parts: Option<i32>,
-    pub price_millicents: Option<f64>,
-    pub aws_account_id: Option<Cow<'a, str>>,
-    pub attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    pub metrics: Vec<(Cow<'a, str>, f64)>,
-    pub format: Option<SourceFormat>,
-    /// Explicit event id of the record, when it carries one.
-    pub event_id: Option<Cow<'a, str>>,
+/// The decoded event, with its text columns listed once: the fields, the
+/// names they are stored under and their order all come from one list, in
+/// the order of the schema's columns (checked against
+/// [`crate::schema::COLUMNS`] by a test).
+macro_rules! event {
+    ($($(#[doc = $doc:literal])* $text:ident,)*) => {
+        /// One decoded event. Strings borrow from the record text where they can.
+        #[derive(Debug, Clone, Default)]
+        pub struct Event<'a> {
+            pub event_type: Cow<'a, str>,
+            pub channel: &'static str,
+            /// Microseconds since the Unix epoch (UTC).
+            pub occurred_at: i64,
+            pub sent_at: Option<i64>,
+            pub campaign_id: Option<Cow<'a, str>>,
+            $($(#[doc = $doc])* pub $text: Option<Cow<'a, str>>,)*
+            pub message_parts: Option<i32>,
+            pub price_millicents: Option<f64>,
+            pub aws_account_id: Option<Cow<'a, str>>,
+            pub attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+            pub metrics: Vec<(Cow<'a, str>, f64)>,
+            pub format: Option<SourceFormat>,
+            /// Explicit event id of the record, when it carries one.
+            pub event_id: Option<Cow<'a, str>>,
+        }
+
+        /// Names of the event's optional text fields that are columns of
+        /// their own, in the schema's order (they follow campaign, type,
+        /// times and channel).
+        const TEXT_COLUMNS: &[&str] = &[$(stringify!($text)),*];
+
+        impl<'a> Event<'a> {
+            /// Names of the text fields that are columns of their own, in
+            /// the schema's order.
+            pub const TEXT_COLUMNS: &'static [&'static str] = TEXT_COLUMNS;
+
+            /// Those fields' values, in that order.
+            pub fn column_texts(&self) -> [&Option<Cow<'a, str>>; TEXT_COLUMNS.len()] {
+                [$(&self.$text),*]
+            }
+
+            #[cfg(test)]
+            pub(crate) fn column_texts_mut(
+                &mut self,
+            ) -> [&mut Option<Cow<'a, str>>; TEXT_COLUMNS.len()] {
+                [$(&mut self.$text),*]
+            }
+        }
+    };
 }
 
-impl<'a> Event<'a> {
-    /// The optional text fields that are columns of their own, in the
-    /// schema's order (they follow campaign, type, times and channel).
-    pub fn column_texts(&self) -> [&Option<Cow<'a, str>>; 24] {
-        [
-            &self.app_id,
-            &self.endpoint_id,
-            &self.run_id,
-            &self.treatment_id,
-            &self.journey_id,
-            &self.journey_activity_id,
-            &self.journey_run_id,
-            &self.send_status,
-            &self.delivery_type,
-            &self.message_key,
-            &self.message_id,
-            &self.address,
-            &self.from_address,
-            &self.subject,
-            &self.link,
-            &self.user_agent,
-            &self.ip_address,
-            &self.bounce_type,
-            &self.bounce_sub_type,
-            &self.complaint_type,
-            &self.reject_reason,
-            &self.record_status,
-            &self.iso_country_code,
-            &self.message_type,
-        ]
-    }
+event! {
+    app_id,
+    endpoint_id,
+    run_id,
+    treatment_id,
+    journey_id,
+    journey_activity_id,
+    journey_run_id,
+    send_status,
+    delivery_type,
+    message_key,
+    message_id,
+    address,
+    from_address,
+    subject,
+    link,
+    user_agent,
+    ip_address,
+    bounce_type,
+    bounce_sub_type,
+    complaint_type,
+    reject_reason,
+    record_status,
+    iso_country_code,
+    message_type,
+}
 
+impl Event<'_> {
     /// Days since the Unix epoch of `occurred_at` in UTC: the partition value.
     pub fn event_date(&self) -> i32 {
         self.occurred_at.div_euclid(86_400_000_000) as i32

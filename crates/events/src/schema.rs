@@ -41,128 +41,153 @@ pub fn map_type(value: DataType) -> DataType {
     )
 }
 
-/// Columns in storage order, with a one-line description each (shown by the
-/// CLI's `describe` and used for docs).
-pub const COLUMNS: &[(&str, &str)] = &[
-    ("event_date", "UTC date of occurred_at (partition column)"),
-    (
-        "campaign_id",
-        "campaign id (Pinpoint attributes.campaign_id, SES tag)",
-    ),
-    (
-        "event_type",
-        "Pinpoint event type, e.g. _email.send; SES types are mapped onto these",
-    ),
-    (
-        "occurred_at",
-        "when the event happened (Pinpoint arrival_timestamp, SES event timestamp)",
-    ),
-    (
-        "sent_at",
-        "when the message was sent (Pinpoint event_timestamp, SES mail.timestamp)",
-    ),
-    ("channel", "email, sms, push, voice, in_app, custom or app"),
-    ("app_id", "Pinpoint application (project) id"),
-    (
-        "endpoint_id",
-        "client.client_id; for SES, the recipient address",
-    ),
-    ("run_id", "campaign run (attributes.campaign_activity_id)"),
-    (
-        "treatment_id",
-        "A/B treatment (attributes.treatment_id, '0' without treatments)",
-    ),
-    ("journey_id", "journey id"),
-    ("journey_activity_id", "journey activity id"),
-    ("journey_run_id", "journey run id"),
-    ("send_status", "campaign_send_status or journey_send_status"),
-    (
-        "delivery_type",
-        "attributes.delivery_type (EMAIL, SMS, GCM, APNS, ...)",
-    ),
-    (
-        "message_key",
-        "identity of one message (see the metric catalog)",
-    ),
-    ("message_id", "email or SMS message id as recorded"),
-    ("address", "recipient email address or phone number"),
-    ("from_address", "sender address (email)"),
-    ("subject", "email subject"),
-    ("link", "clicked link (email click and unsubscribe)"),
-    ("user_agent", "user agent of an open or click"),
-    ("ip_address", "IP address of an open or click"),
-    ("bounce_type", "Permanent, Transient or Undetermined"),
-    (
-        "bounce_sub_type",
-        "bounce sub-type (General, NoEmail, MailboxFull, ...)",
-    ),
-    ("complaint_type", "complaint feedback type"),
-    ("reject_reason", "reason of a rejected or failed email"),
-    (
-        "record_status",
-        "SMS record status (DELIVERED, UNREACHABLE, ...)",
-    ),
-    ("iso_country_code", "SMS destination country"),
-    (
-        "message_type",
-        "SMS message type (Transactional, Promotional)",
-    ),
-    ("message_parts", "SMS message parts"),
-    ("price_millicents", "metrics.price_in_millicents_usd"),
-    ("aws_account_id", "AWS account of the record"),
-    (
-        "source_format",
-        "pinpoint_json, ses_json or firehose_parquet",
-    ),
-    ("source_file", "file the record was read from"),
-    (
-        "source_offset",
-        "byte offset (JSON) or row number (Parquet) in the source file",
-    ),
-    (
-        "record_hash",
-        "128-bit identity of the record, used to store duplicates once",
-    ),
-    (
-        "attributes",
-        "every attribute of the record (Pinpoint attributes, SES tags)",
-    ),
-    ("metrics", "every metric of the record"),
-    ("raw", "the original record text"),
+/// What a column holds, as Arrow types it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A UTC date (`Date32`), never null.
+    Date,
+    /// Text that may be missing.
+    Text,
+    /// Text every event has.
+    RequiredText,
+    /// A UTC instant in microseconds that may be missing.
+    Timestamp,
+    /// A UTC instant in microseconds every event has.
+    RequiredTimestamp,
+    /// A 32-bit integer that may be missing.
+    Int32,
+    /// A 64-bit integer that may be missing.
+    Int64,
+    /// A float that may be missing.
+    Float64,
+    /// The 16-byte record identity.
+    Hash,
+    /// A map of text to text.
+    TextMap,
+    /// A map of text to float.
+    NumberMap,
+}
+
+impl Kind {
+    fn arrow(self) -> (DataType, bool) {
+        match self {
+            Kind::Date => (DataType::Date32, false),
+            Kind::Text => (DataType::Utf8, true),
+            Kind::RequiredText => (DataType::Utf8, false),
+            Kind::Timestamp => (ts(), true),
+            Kind::RequiredTimestamp => (ts(), false),
+            Kind::Int32 => (DataType::Int32, true),
+            Kind::Int64 => (DataType::Int64, true),
+            Kind::Float64 => (DataType::Float64, true),
+            Kind::Hash => (DataType::Binary, false),
+            Kind::TextMap => (map_type(DataType::Utf8), true),
+            Kind::NumberMap => (map_type(DataType::Float64), true),
+        }
+    }
+}
+
+/// One column of the events table.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    /// Its name.
+    pub name: &'static str,
+    /// What it holds.
+    pub kind: Kind,
+    /// One line on what it means (the CLI's `describe`, the docs).
+    pub doc: &'static str,
+}
+
+const fn col(name: &'static str, kind: Kind, doc: &'static str) -> Column {
+    Column { name, kind, doc }
+}
+
+use Kind::*;
+
+/// The event schema, declared once: every column in storage order, with
+/// its kind and meaning. The Arrow schema, the batch builder's positions and
+/// the docs are derived from it.
+#[rustfmt::skip]
+pub const COLUMNS: &[Column] = &[
+    col("event_date", Date, "UTC date of occurred_at (partition column)"),
+    col("campaign_id", Text, "campaign id (Pinpoint attributes.campaign_id, SES tag)"),
+    col("event_type", RequiredText, "Pinpoint event type, e.g. _email.send; SES types are mapped onto these"),
+    col("occurred_at", RequiredTimestamp, "when the event happened (Pinpoint arrival_timestamp, SES event timestamp)"),
+    col("sent_at", Timestamp, "when the message was sent (Pinpoint event_timestamp, SES mail.timestamp)"),
+    col("channel", RequiredText, "email, sms, push, voice, in_app, custom or app"),
+    col("app_id", Text, "Pinpoint application (project) id"),
+    col("endpoint_id", Text, "client.client_id; for SES, the recipient address"),
+    col("run_id", Text, "campaign run (attributes.campaign_activity_id)"),
+    col("treatment_id", Text, "A/B treatment (attributes.treatment_id, '0' without treatments)"),
+    col("journey_id", Text, "journey id"),
+    col("journey_activity_id", Text, "journey activity id"),
+    col("journey_run_id", Text, "journey run id"),
+    col("send_status", Text, "campaign_send_status or journey_send_status"),
+    col("delivery_type", Text, "attributes.delivery_type (EMAIL, SMS, GCM, APNS, ...)"),
+    col("message_key", Text, "identity of one message (see the metric catalog)"),
+    col("message_id", Text, "email or SMS message id as recorded"),
+    col("address", Text, "recipient email address or phone number"),
+    col("from_address", Text, "sender address (email)"),
+    col("subject", Text, "email subject"),
+    col("link", Text, "clicked link (email click and unsubscribe)"),
+    col("user_agent", Text, "user agent of an open or click"),
+    col("ip_address", Text, "IP address of an open or click"),
+    col("bounce_type", Text, "Permanent, Transient or Undetermined"),
+    col("bounce_sub_type", Text, "bounce sub-type (General, NoEmail, MailboxFull, ...)"),
+    col("complaint_type", Text, "complaint feedback type"),
+    col("reject_reason", Text, "reason of a rejected or failed email"),
+    col("record_status", Text, "SMS record status (DELIVERED, UNREACHABLE, ...)"),
+    col("iso_country_code", Text, "SMS destination country"),
+    col("message_type", Text, "SMS message type (Transactional, Promotional)"),
+    col("message_parts", Int32, "SMS message parts"),
+    col("price_millicents", Float64, "metrics.price_in_millicents_usd"),
+    col("aws_account_id", Text, "AWS account of the record"),
+    col("source_format", RequiredText, "pinpoint_json, ses_json or firehose_parquet"),
+    col("source_file", Text, "file the record was read from"),
+    col("source_offset", Int64, "byte offset (JSON) or row number (Parquet) in the source file"),
+    col("record_hash", Hash, "128-bit identity of the record, used to store duplicates once"),
+    col("attributes", TextMap, "every attribute of the record (Pinpoint attributes, SES tags)"),
+    col("metrics", NumberMap, "every metric of the record"),
+    col("raw", RequiredText, "the original record text"),
 ];
+
+/// Position of a column in [`COLUMNS`]; an unknown name fails the build
+/// where it is used in a constant.
+pub const fn position(name: &str) -> usize {
+    let mut i = 0;
+    while i < COLUMNS.len() {
+        if eq(COLUMNS[i].name.as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such column in the event schema")
+}
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 
 /// The canonical Arrow schema of the events table (partition column included).
 pub fn event_schema() -> SchemaRef {
     static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         let fields: Vec<Field> = COLUMNS
             .iter()
-            .map(|(name, _)| {
-                let (ty, nullable) = match *name {
-                    "event_date" => (DataType::Date32, false),
-                    "event_type" | "channel" | "source_format" | "raw" => (DataType::Utf8, false),
-                    "occurred_at" => (ts(), false),
-                    "sent_at" => (ts(), true),
-                    "message_parts" => (DataType::Int32, true),
-                    "price_millicents" => (DataType::Float64, true),
-                    "source_offset" => (DataType::Int64, true),
-                    "record_hash" => (DataType::Binary, false),
-                    "attributes" => (map_type(DataType::Utf8), true),
-                    "metrics" => (map_type(DataType::Float64), true),
-                    _ => (DataType::Utf8, true),
-                };
-                Field::new(*name, ty, nullable)
+            .map(|c| {
+                let (ty, nullable) = c.kind.arrow();
+                Field::new(c.name, ty, nullable)
             })
             .collect();
         Arc::new(Schema::new(fields))
     });
     SCHEMA.clone()
-}
-
-/// Index of a column in [`event_schema`]; panics on an unknown name, which is a
-/// programming error caught by the tests.
-pub fn column_index(name: &str) -> usize {
-    COLUMNS
-        .iter()
-        .position(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no column {name} in the event schema"))
 }
