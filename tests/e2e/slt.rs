@@ -45,14 +45,7 @@ impl Engine {
 
 fn column_type(ty: &DataType) -> DefaultColumnType {
     match ty {
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64 => DefaultColumnType::Integer,
+        t if t.is_integer() => DefaultColumnType::Integer,
         DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => {
             DefaultColumnType::FloatingPoint
         }
@@ -148,4 +141,56 @@ fn every_sqllogictest_file_passes() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// What the reference promises: every measure and rate of the catalog is
+/// pinned by a case in `tests/slt`, and every aggregate function is compared
+/// with its view column in `aggregates.slt`.
+#[test]
+fn every_measure_rate_and_aggregate_function_has_a_case() {
+    let queries: Vec<(PathBuf, String)> = files()
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            (f, text)
+        })
+        .collect();
+    let mentioned = |name: &str| queries.iter().any(|(_, text)| has_word(text, name));
+    let catalog = sendlens_metrics::catalog::MEASURES
+        .iter()
+        .map(|m| m.name)
+        .chain(sendlens_metrics::catalog::RATES.iter().map(|r| r.name))
+        .chain(
+            sendlens_metrics::catalog::SERIES_ONLY
+                .iter()
+                .map(|m| m.name),
+        );
+    let missing: Vec<&str> = catalog.filter(|n| !mentioned(n)).collect();
+    assert!(missing.is_empty(), "no .slt case for {missing:?}");
+
+    let (_, aggregates) = queries
+        .iter()
+        .find(|(f, _)| f.ends_with("aggregates.slt"))
+        .expect("tests/slt/aggregates.slt");
+    let unpinned: Vec<String> = sendlens_metrics::udaf::all()
+        .iter()
+        .map(|f| f.name().to_string())
+        .filter(|name| {
+            let call = format!("{name}(event_type, message_key, channel, send_status)");
+            let column = format!("v.{name}");
+            !(aggregates.contains(&call) && aggregates.contains(&column))
+        })
+        .collect();
+    assert!(
+        unpinned.is_empty(),
+        "aggregate functions not compared with their view column: {unpinned:?}"
+    );
+}
+
+/// Whether `word` stands in `text` as a whole identifier.
+fn has_word(text: &str, word: &str) -> bool {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+    text.match_indices(word).any(|(at, _)| {
+        !ident(text[..at].chars().next_back()) && !ident(text[at + word.len()..].chars().next())
+    })
 }

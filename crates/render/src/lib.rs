@@ -246,14 +246,7 @@ impl<'a> CellFormatter<'a> {
         options: &'a FormatOptions<'a>,
     ) -> anyhow::Result<Self> {
         let style = match array.data_type() {
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64 => Style::Integer,
+            t if t.is_integer() => Style::Integer,
             DataType::Float64 if is_rate_column(name) => Style::Percent,
             DataType::Float64 if is_average_column(name) => Style::Average,
             DataType::Float64 => Style::Float,
