@@ -418,4 +418,15 @@ fn csv_writes_nested_columns_as_json_and_a_failed_result_leaves_no_file() {
         .filter(|n| n.contains("out.csv"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+
+    // A device is written in place, not replaced.
+    let (ok, _, err) = run_shell(&ws, &["-c", "SELECT 1 AS one \\g /dev/null"], "");
+    assert!(ok, "{err}");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
 }

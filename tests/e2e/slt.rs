@@ -148,11 +148,18 @@ fn every_sqllogictest_file_passes() {
 /// with its view column in `aggregates.slt`.
 #[test]
 fn every_measure_rate_and_aggregate_function_has_a_case() {
+    // The statements and expected results, comments left out: a name only
+    // a comment mentions is not pinned.
     let queries: Vec<(PathBuf, String)> = files()
         .into_iter()
         .map(|f| {
             let text = std::fs::read_to_string(&f).unwrap();
-            (f, text)
+            let code: String = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            (f, code)
         })
         .collect();
     let mentioned = |name: &str| queries.iter().any(|(_, text)| has_word(text, name));

@@ -87,9 +87,12 @@ impl Cond {
             Cond::Is(flag) => flag.holds(channel, m.sets),
             Cond::Not(flag) => flag.holds(channel, m.sets).map(|h| !h),
             Cond::On(class) => Some(channel == *class),
-            Cond::All(parts) => parts
-                .iter()
-                .try_fold(true, |all, c| Some(all && c.holds(m)?)),
+            // Every part is asked: a part the sets cannot tell makes the
+            // whole unknown, whatever the others say.
+            Cond::All(parts) => parts.iter().try_fold(true, |all, c| {
+                let holds = c.holds(m)?;
+                Some(all && holds)
+            }),
         }
     }
 

@@ -117,7 +117,9 @@ impl Channel {
         match self {
             Channel::Email => format!("{channel} = 'email'"),
             Channel::Sms => format!("{channel} = 'sms'"),
-            Channel::Push => format!("{channel} NOT IN ('email', 'sms')"),
+            // No channel reads as push, as `Channel::of` and the CASE of a
+            // per-channel rule (its ELSE) read it.
+            Channel::Push => format!("({channel} IS NULL OR {channel} NOT IN ('email', 'sms'))"),
         }
     }
 }

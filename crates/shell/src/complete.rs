@@ -290,7 +290,11 @@ impl ShellHelper {
             return out;
         }
         let mut seen = std::collections::HashSet::new();
-        if tables.is_empty() {
+        let selecting = statement
+            .trim_start()
+            .get(..6)
+            .is_some_and(|w| w.eq_ignore_ascii_case("select"));
+        if tables.is_empty() && selecting {
             // The SELECT list comes before FROM: the catalog's measures and
             // rates first, then (once a letter is typed) every column of the
             // views and tables.
@@ -595,6 +599,8 @@ mod tests {
         );
         let got = replacements("SELECT event_t");
         assert_eq!(got, ["event_type"]);
+        // Not outside a SELECT: the first word is a keyword.
+        assert_eq!(replacements("sel"), ["select"]);
         // With FROM typed (after the cursor too), only that table's columns.
         let line = "SELECT endp FROM events";
         let got: Vec<String> = helper()

@@ -509,16 +509,27 @@ impl Shell {
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let mut stream = df.execute_stream().await?;
         let format = self.settings.format;
-        // `\g FILE` writes beside FILE and renames it when the result is
-        // whole: a failed query leaves FILE as it was.
+        // `\g FILE` writes a new or regular FILE beside it and renames it
+        // when the result is whole: a failed query leaves FILE as it was.
+        // Anything else (a device, a pipe, a link) is written in place.
         let mut partial = None;
         let mut once = match to_file {
             Some(f) => {
                 let path = expand_home(f);
-                let beside = Partial::beside(&path);
-                let file = File::create(&beside.0)
+                let regular = match std::fs::symlink_metadata(&path) {
+                    Ok(m) => m.file_type().is_file(),
+                    Err(_) => true,
+                };
+                let target = if regular {
+                    let beside = Partial::beside(&path);
+                    let target = beside.0.clone();
+                    partial = Some(beside);
+                    target
+                } else {
+                    path.clone()
+                };
+                let file = File::create(&target)
                     .map_err(|e| Failure::Other(format!("cannot create {f}: {e}")))?;
-                partial = Some(beside);
                 Some((path, BufWriter::new(file)))
             }
             None => None,

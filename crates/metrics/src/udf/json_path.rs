@@ -125,6 +125,7 @@ impl Visitor<'_> for KeyIs<'_> {
 
 /// A JSON value as text: strings without quotes, others as compact JSON.
 fn text(raw: &str) -> Option<String> {
+    let raw = raw.trim();
     if raw.starts_with('"') {
         return serde_json::from_str::<String>(raw).ok();
     }
@@ -249,5 +250,6 @@ mod tests {
         assert_eq!(get("not json", "a"), None);
         assert_eq!(get("{\"a\": [1, 2", "a"), None);
         assert_eq!(get("{\"a\": 1} trailing", "a"), None);
+        assert_eq!(get("  \"abc\" ", "").as_deref(), Some("abc"));
     }
 }
