@@ -259,6 +259,7 @@ use Channel::{Email, Push, Sms};
 use Cond::{All, Any, Is, Not, On};
 
 /// Every measure, in the order the views show them.
+#[rustfmt::skip]
 pub const MEASURES: &[Measure] = &[
     messages("messages_sent", Is(&IS_SENT), "Messages sent: |SENT|.").daily(),
     messages("messages_delivered", Is(&IS_DELIVERED), "Messages delivered: email |SENT| - |HARD_BOUNCED|; SMS |DELIVERED_EVENT|; push |SENT|."),
@@ -344,97 +345,23 @@ const fn ratio(
 }
 
 /// Every rate, in the order the views show them.
+#[rustfmt::skip]
 pub const RATES: &[Rate] = &[
-    ratio(
-        "delivery_rate",
-        "messages_delivered",
-        "endpoints_targeted",
-        "Delivery rate (the seed page): messages_delivered / endpoints_targeted.",
-    ),
-    ratio(
-        "successful_delivery_rate",
-        "messages_delivered",
-        "messages_sent",
-        "Pinpoint API's successful-delivery-rate: messages_delivered / messages_sent.",
-    ),
-    ratio(
-        "email_open_rate",
-        "unique_opens",
-        "email_messages_delivered",
-        "Email open rate: unique_opens / email_messages_delivered.",
-    ),
-    ratio(
-        "estimated_human_open_rate",
-        "estimated_human_opens",
-        "email_messages_delivered",
-        "Open rate without opens that look automatic (an estimate): estimated_human_opens / email_messages_delivered.",
-    ),
-    ratio(
-        "bounce_rate",
-        "hard_bounces",
-        "email_messages_sent",
-        "Bounce rate (hard bounces only): hard_bounces / email_messages_sent.",
-    ),
-    ratio(
-        "soft_bounce_rate",
-        "soft_bounces",
-        "messages_sent",
-        "soft_bounces / messages_sent.",
-    ),
-    ratio(
-        "click_through_rate",
-        "unique_clicks",
-        "messages_delivered",
-        "unique_clicks / messages_delivered.",
-    ),
-    ratio(
-        "click_to_open_rate",
-        "unique_clicks",
-        "unique_opens",
-        "unique_clicks / unique_opens.",
-    ),
-    ratio(
-        "complaint_rate",
-        "complaints",
-        "messages_delivered",
-        "complaints / messages_delivered.",
-    ),
-    ratio(
-        "unsubscribe_rate",
-        "unsubscribes",
-        "messages_delivered",
-        "unsubscribes / messages_delivered.",
-    ),
-    ratio(
-        "push_open_rate",
-        "push_opens",
-        "push_messages_delivered",
-        "push_opens / push_messages_delivered.",
-    ),
-    ratio(
-        "txn_emails_delivery_rate",
-        "txn_emails_delivered",
-        "email_messages_sent",
-        "txn_emails_delivered / email_messages_sent (transactional).",
-    ),
-    ratio(
-        "txn_emails_complaint_rate",
-        "complaints",
-        "email_messages_sent",
-        "complaints / email_messages_sent (transactional).",
-    ),
-    ratio(
-        "sms_delivery_rate",
-        "sms_messages_delivered",
-        "sms_messages_sent",
-        "sms_messages_delivered / sms_messages_sent.",
-    ),
-    ratio(
-        "opt_out_rate",
-        "opt_outs",
-        "sms_messages_delivered",
-        "opt_outs / sms_messages_delivered.",
-    ),
+    ratio("delivery_rate", "messages_delivered", "endpoints_targeted", "Delivery rate (the seed page): messages_delivered / endpoints_targeted."),
+    ratio("successful_delivery_rate", "messages_delivered", "messages_sent", "Pinpoint API's successful-delivery-rate: messages_delivered / messages_sent."),
+    ratio("email_open_rate", "unique_opens", "email_messages_delivered", "Email open rate: unique_opens / email_messages_delivered."),
+    ratio("estimated_human_open_rate", "estimated_human_opens", "email_messages_delivered", "Open rate without opens that look automatic (an estimate): estimated_human_opens / email_messages_delivered."),
+    ratio("bounce_rate", "hard_bounces", "email_messages_sent", "Bounce rate (hard bounces only): hard_bounces / email_messages_sent."),
+    ratio("soft_bounce_rate", "soft_bounces", "messages_sent", "soft_bounces / messages_sent."),
+    ratio("click_through_rate", "unique_clicks", "messages_delivered", "unique_clicks / messages_delivered."),
+    ratio("click_to_open_rate", "unique_clicks", "unique_opens", "unique_clicks / unique_opens."),
+    ratio("complaint_rate", "complaints", "messages_delivered", "complaints / messages_delivered."),
+    ratio("unsubscribe_rate", "unsubscribes", "messages_delivered", "unsubscribes / messages_delivered."),
+    ratio("push_open_rate", "push_opens", "push_messages_delivered", "push_opens / push_messages_delivered."),
+    ratio("txn_emails_delivery_rate", "txn_emails_delivered", "email_messages_sent", "txn_emails_delivered / email_messages_sent (transactional)."),
+    ratio("txn_emails_complaint_rate", "complaints", "email_messages_sent", "complaints / email_messages_sent (transactional)."),
+    ratio("sms_delivery_rate", "sms_messages_delivered", "sms_messages_sent", "sms_messages_delivered / sms_messages_sent."),
+    ratio("opt_out_rate", "opt_outs", "sms_messages_delivered", "opt_outs / sms_messages_delivered."),
 ];
 
 /// A measure by name.
