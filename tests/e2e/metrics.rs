@@ -889,6 +889,128 @@ fn generated_stream_rates_stay_in_range_and_views_agree() {
     );
 }
 
+/// Every file under `dir`, in path order (the generator's folders are hours).
+fn files_in_order(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The inode numbers of a complete facts folder's files.
+fn facts_inodes(ws: &Ws) -> std::collections::BTreeSet<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let facts = ws.path().join(".sendlens/facts");
+    let copy = std::fs::read_dir(&facts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("_complete").exists())
+        .expect("a complete copy");
+    files_in_order(&copy)
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| std::fs::metadata(p).unwrap().ino())
+        .collect()
+}
+
+#[test]
+fn facts_refreshed_after_each_of_ten_pieces_equal_one_ingest_of_the_whole() {
+    // A month's stream cut at nine random points into ten pieces, in time
+    // order, as hourly ingests see it; slices of about 1,000 events, so
+    // that a piece leaves some of them alone.
+    let input = tempfile::tempdir().unwrap();
+    crate::support::run_ok(&[
+        "generate",
+        "--out",
+        input.path().to_str().unwrap(),
+        "--events",
+        "20000",
+        "--seed",
+        "31",
+        "--days",
+        "30",
+        "--records-per-file",
+        "2000",
+    ]);
+    let files = files_in_order(input.path());
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut cuts = std::collections::BTreeSet::from([0, files.len()]);
+    while cuts.len() < 11 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        cuts.insert(1 + (state % (files.len() as u64 - 1)) as usize);
+    }
+    let cuts: Vec<usize> = cuts.into_iter().collect();
+    let ingest = |ws: &Ws, dir: &std::path::Path| {
+        let out = crate::support::bin()
+            .args([
+                "--workspace",
+                ws.path().to_str().unwrap(),
+                "ingest",
+                "--json",
+            ])
+            .arg(dir)
+            .env("SENDLENS_FACTS_SLICE_EVENTS", "1000")
+            .output()
+            .unwrap();
+        crate::support::assert_success(&out, &["ingest"]);
+    };
+
+    let pieces = Ws::new();
+    let mut reused = 0;
+    for (k, range) in cuts.windows(2).enumerate() {
+        let dir = pieces.scratch(&format!("piece-{k}"));
+        for (i, f) in files[range[0]..range[1]].iter().enumerate() {
+            std::fs::copy(
+                f,
+                dir.join(format!(
+                    "{i:05}-{}",
+                    f.file_name().unwrap().to_string_lossy()
+                )),
+            )
+            .unwrap();
+        }
+        let before = (k > 0).then(|| facts_inodes(&pieces));
+        ingest(&pieces, &dir);
+        if let Some(before) = before {
+            reused += facts_inodes(&pieces).intersection(&before).count();
+        }
+    }
+    assert!(
+        reused > 0,
+        "some slices' files are kept from one version to the next"
+    );
+
+    let whole = Ws::new();
+    ingest(&whole, input.path());
+    let queries = [
+        "SELECT * FROM message_facts ORDER BY message_key, campaign_id",
+        "SELECT * FROM campaign_targets ORDER BY campaign_id, run_id, treatment_id, endpoint_id, target_at, from_send",
+        "SELECT * FROM message_events ORDER BY campaign_id, message_key, occurred_at, event_type, endpoint_id, link, user_agent",
+        "SELECT * FROM campaign_metrics ORDER BY campaign_id",
+        "SELECT * FROM campaign_daily_metrics ORDER BY campaign_id, day",
+    ];
+    for q in queries {
+        let (a, b) = (pieces.query(q), whole.query(q));
+        assert_eq!(a.len(), b.len(), "{q}: rows");
+        if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+            panic!("{q}: row {i} differs\npieces: {}\nwhole:  {}", a[i], b[i]);
+        }
+    }
+    assert_facts_match_views(&pieces, &queries);
+}
+
 #[test]
 fn facts_built_in_campaign_slices_agree_with_the_views() {
     let ws = generated_workspace(20_000, 12);

@@ -1,5 +1,7 @@
 //! Materialized message facts: `message_facts` kept as Parquet next to the
-//! event table, rebuilt after each commit that changes the table.
+//! event table, brought to each version a commit makes. After appends only
+//! the slices of campaigns the new events fall in are built again; the other
+//! slices' files are the previous version's, linked.
 //!
 //! Every metric reads the message fact table, and building it is one grouped
 //! pass over all events with a dozen aggregates, the most expensive step of
@@ -67,11 +69,16 @@ fn facts_dir(ws: &Workspace) -> PathBuf {
 /// A copy is valid for one table version and one definition of the tables:
 /// a sendlens that defines them differently (another release) rebuilds.
 fn version_dir(ws: &Workspace, version: u64) -> PathBuf {
+    facts_dir(ws).join(format!("v{version}-{}", definition()))
+}
+
+/// The definition of the materialized tables, as a folder name's suffix.
+fn definition() -> String {
     let mut h = DefaultHasher::new();
     for (name, query, order) in tables() {
         (name, query, order).hash(&mut h);
     }
-    facts_dir(ws).join(format!("v{version}-{:016x}", h.finish()))
+    format!("{:016x}", h.finish())
 }
 
 fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionError {
@@ -183,8 +190,22 @@ async fn refresh_table(ws: &Workspace) -> Result<Option<PathBuf>> {
     // refresh that ended early, and the next refresh removes it.
     let building = std::fs::File::create(tmp.join(BUILDING))?;
     building.lock()?;
-    let slices = campaign_slices(&table, slice_events()).await?;
+    // After appends, only the slices the new events fall in are built; the
+    // others are the previous version's files, linked.
+    // Anything unexpected about the previous folder means a whole build.
+    let base = since_previous(ws, &table, version).await.ok().flatten();
+    let slices = match &base {
+        Some(base) => base.slices.clone(),
+        None => campaign_slices(&table, slice_events()).await?,
+    };
+    for name in names() {
+        std::fs::create_dir_all(tmp.join(name))?;
+    }
     for (number, slice) in slices.iter().enumerate() {
+        if let Some(base) = base.as_ref().filter(|b| !b.touched[number]) {
+            link_slice(&base.dir, &tmp, number)?;
+            continue;
+        }
         let dir = tmp.join(format!("slice-{number}"));
         build_slice(&table, slice.as_deref(), &dir).await?;
         // Each table's files, in slice order (so in campaign order).
@@ -201,6 +222,11 @@ async fn refresh_table(ws: &Workspace) -> Result<Option<PathBuf>> {
         }
         std::fs::remove_dir_all(&dir)?;
     }
+    std::fs::write(
+        tmp.join(SLICES),
+        serde_json::to_vec(&slices).map_err(external)?,
+    )?;
+    drop(base);
     std::fs::write(tmp.join("_complete"), version.to_string())?;
     std::fs::remove_file(tmp.join(BUILDING))?;
     drop(building);
@@ -211,6 +237,105 @@ async fn refresh_table(ws: &Workspace) -> Result<Option<PathBuf>> {
     }
     remove_stale(ws, &root, &dir, version);
     Ok(Some(dir))
+}
+
+/// The slice predicates a facts folder's files are numbered by (JSON).
+const SLICES: &str = "_slices.json";
+
+/// A previous version's facts to build on.
+struct Base {
+    /// Its folder.
+    dir: PathBuf,
+    /// Its slices, which the new folder keeps.
+    slices: Vec<Option<String>>,
+    /// Per slice: whether events were added to it since.
+    touched: Vec<bool>,
+    /// Keeps the folder from removal while its files are linked.
+    _lease: Option<ReadLease>,
+}
+
+/// The newest complete facts of this definition before `version`, when the
+/// commits since only appended events: which of its slices they touch.
+async fn since_previous(ws: &Workspace, table: &DeltaTable, version: u64) -> Result<Option<Base>> {
+    let suffix = format!("-{}", definition());
+    let newest = std::fs::read_dir(facts_dir(ws))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let v = folder_version(&name).filter(|&v| v < version)?;
+            (name.ends_with(&suffix) && e.path().join(SLICES).exists()).then_some((v, name))
+        })
+        .max();
+    let Some((previous, name)) = newest else {
+        return Ok(None);
+    };
+    let lease = readers::lease(ws, previous, Some(&name)).ok();
+    let dir = facts_dir(ws).join(&name);
+    if !dir.join("_complete").exists() {
+        return Ok(None);
+    }
+    let slices: Vec<Option<String>> =
+        serde_json::from_slice(&std::fs::read(dir.join(SLICES))?).map_err(external)?;
+    let crate::changes::Changes::Added(files) =
+        crate::changes::between(table, previous, version).await?
+    else {
+        return Ok(None);
+    };
+    let touched = touched_slices(table, &files, &slices).await?;
+    Ok(Some(Base {
+        dir,
+        slices,
+        touched,
+        _lease: lease,
+    }))
+}
+
+/// Per slice, whether any row of the added files falls in it.
+async fn touched_slices(
+    table: &DeltaTable,
+    files: &[String],
+    slices: &[Option<String>],
+) -> Result<Vec<bool>> {
+    if files.is_empty() {
+        return Ok(vec![false; slices.len()]);
+    }
+    let ctx = SessionContext::new();
+    crate::changes::register_files(&ctx, table, files, "added").await?;
+    // The keys the slices are cut by, once: a few rows per new campaign.
+    let keys = ctx
+        .sql(
+            "SELECT DISTINCT campaign_id, \
+               CASE WHEN campaign_id IS NULL THEN message_key END AS message_key \
+             FROM added",
+        )
+        .await?
+        .cache()
+        .await?;
+    let mut touched = Vec::with_capacity(slices.len());
+    for slice in slices {
+        let picked = match slice {
+            Some(predicate) => keys
+                .clone()
+                .filter(ctx.parse_sql_expr(predicate, keys.schema())?)?,
+            None => keys.clone(),
+        };
+        touched.push(picked.count().await? > 0);
+    }
+    Ok(touched)
+}
+
+/// Link a slice's files of every table from a previous folder into `to`.
+fn link_slice(from: &Path, to: &Path, number: usize) -> std::io::Result<()> {
+    let prefix = format!("{number:05}-");
+    for name in names() {
+        for file in std::fs::read_dir(from.join(name))?.flatten() {
+            let file_name = file.file_name();
+            if file_name.to_string_lossy().starts_with(&prefix) {
+                std::fs::hard_link(file.path(), to.join(name).join(&file_name))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The lock file of a facts folder being built.

@@ -13,6 +13,7 @@
 //!                      ingest lock, read leases, scratch files
 //! ```
 
+pub mod changes;
 pub mod config;
 mod dedupe;
 pub mod error;
