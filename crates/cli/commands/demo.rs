@@ -62,8 +62,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::Ok((top, days))
     })?;
     println!();
-    let ws_arg = args.into.display();
-    let me = program();
+    let ws_arg = shell_word(&args.into.display().to_string());
+    let me = shell_word(&program());
     if me != "sendlens" {
         println!(
             "sendlens is not on your PATH yet: `cargo install --path . --locked` puts it in ~/.cargo/bin."
@@ -76,12 +76,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("Next:");
     println!("  {me} --workspace {ws_arg} report list     # scheduled reports (HTML, CSV, ...)");
     println!("  {me} --workspace {ws_arg} campaigns       # every campaign");
+    let sql = format!(
+        "SELECT * FROM campaign_dashboard({}, '{from}', '{to}')",
+        sendlens_metrics::sql::lit(&campaign)
+    );
+    let (campaign, sql) = (shell_word(&campaign), shell_word(&sql));
     println!("  {me} --workspace {ws_arg} metrics {campaign} --from {from} --to {to}");
     println!("  {me} --workspace {ws_arg} functions       # views, functions, metrics");
     println!("  {me} --workspace {ws_arg} shell           # the SQL shell");
-    println!(
-        "  {me} --workspace {ws_arg} sql -c \"SELECT * FROM campaign_dashboard('{campaign}', '{from}', '{to}')\""
-    );
+    println!("  {me} --workspace {ws_arg} sql -c {sql}");
     Ok(())
 }
 
@@ -101,6 +104,23 @@ fn program() -> String {
     match exe.strip_prefix(&here) {
         Ok(relative) => format!("./{}", relative.display()),
         Err(_) => exe.display().to_string(),
+    }
+}
+
+/// A word as a POSIX shell reads it back: as it is when it holds only
+/// letters, digits and `-_./:@%+=,`, else in double quotes, or single ones
+/// when double quotes would expand something.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        word.to_string()
+    } else if !word.contains(['"', '$', '`', '\\', '!']) {
+        format!("\"{word}\"")
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

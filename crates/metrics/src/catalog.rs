@@ -50,13 +50,7 @@ impl Cond {
             Cond::Is(flag) => Some(format!("m.{}", flag.column)),
             Cond::Not(flag) => Some(format!("NOT m.{}", flag.column)),
             Cond::On(channel) => Some(channel.sql("m.channel")),
-            Cond::All(parts) => Some(
-                parts
-                    .iter()
-                    .filter_map(Cond::facts_sql)
-                    .collect::<Vec<_>>()
-                    .join(" AND "),
-            ),
+            Cond::All(parts) => all(parts.iter().filter_map(Cond::facts_sql)),
         }
     }
 
@@ -68,13 +62,7 @@ impl Cond {
             Cond::Is(flag) => Some(format!("({})", flag.sql(sets, channel))),
             Cond::Not(flag) => Some(format!("NOT ({})", flag.sql(sets, channel))),
             Cond::On(class) => Some(class.sql(channel)),
-            Cond::All(parts) => Some(
-                parts
-                    .iter()
-                    .filter_map(|c| c.sets_sql(sets, channel))
-                    .collect::<Vec<_>>()
-                    .join(" AND "),
-            ),
+            Cond::All(parts) => all(parts.iter().filter_map(|c| c.sets_sql(sets, channel))),
         }
     }
 
@@ -105,6 +93,12 @@ impl Cond {
             _ => None,
         }
     }
+}
+
+/// Predicates joined by AND; `None` (every message) when there are none.
+fn all(parts: impl Iterator<Item = String>) -> Option<String> {
+    let parts: Vec<String> = parts.collect();
+    (!parts.is_empty()).then(|| parts.join(" AND "))
 }
 
 /// Events of one kind that a message's row counts one by one.
@@ -451,6 +445,24 @@ mod tests {
                 .of_message(&m(sets::SENT))
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_condition_of_nothing_is_every_message() {
+        assert_eq!(All(&[Any, All(&[])]).facts_sql(), None);
+        assert_eq!(
+            All(&[Any, On(Email)]).facts_sql().as_deref(),
+            Some("m.channel = 'email'")
+        );
+        // A part the sets cannot tell makes the whole unknown, even after a
+        // part that fails.
+        let m = MessageSets {
+            channel: "sms",
+            sets: sets::SENT,
+            opens: 0,
+            clicks: 0,
+        };
+        assert_eq!(All(&[On(Email), Is(&HUMAN_OPENED)]).holds(&m), None);
     }
 
     #[test]
