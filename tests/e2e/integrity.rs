@@ -95,7 +95,7 @@ fn every_record_inside_a_line_or_a_concatenated_file_is_counted() {
 
 /// JSON lines of a generated stream: what Firehose's source backup holds.
 fn generated_lines(dir: &Path) -> Vec<u8> {
-    let mut files: Vec<PathBuf> = walk(dir);
+    let mut files: Vec<PathBuf> = crate::support::files_under(dir);
     files.sort();
     let mut out = Vec::new();
     for f in files {
@@ -110,19 +110,6 @@ fn generated_lines(dir: &Path) -> Vec<u8> {
                 out.extend_from_slice(line.as_bytes());
                 out.push(b'\n');
             }
-        }
-    }
-    out
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
         }
     }
     out

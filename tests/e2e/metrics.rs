@@ -889,24 +889,6 @@ fn generated_stream_rates_stay_in_range_and_views_agree() {
     );
 }
 
-/// Every file under `dir`, in path order (the generator's folders are hours).
-fn files_in_order(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// The inode numbers of a complete facts folder's files.
 fn facts_inodes(ws: &Ws) -> std::collections::BTreeSet<u64> {
     use std::os::unix::fs::MetadataExt;
@@ -916,7 +898,7 @@ fn facts_inodes(ws: &Ws) -> std::collections::BTreeSet<u64> {
         .map(|e| e.unwrap().path())
         .find(|p| p.join("_complete").exists())
         .expect("a complete copy");
-    files_in_order(&copy)
+    crate::support::files_under(&copy)
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
         .map(|p| std::fs::metadata(p).unwrap().ino())
@@ -942,7 +924,7 @@ fn facts_refreshed_after_each_of_ten_pieces_equal_one_ingest_of_the_whole() {
         "--records-per-file",
         "2000",
     ]);
-    let files = files_in_order(input.path());
+    let files = crate::support::files_under(input.path());
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let mut cuts = std::collections::BTreeSet::from([0, files.len()]);
     while cuts.len() < 11 {

@@ -27,6 +27,24 @@ pub fn assert_success(out: &Output, args: &[&str]) {
     );
 }
 
+/// Every file under `dir`, in path order (the generator's folders are hours).
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for e in std::fs::read_dir(&folder).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                folders.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// A fresh workspace in a temp folder.
 pub struct Ws {
     pub dir: tempfile::TempDir,

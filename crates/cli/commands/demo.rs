@@ -155,18 +155,8 @@ async fn sample_report(
         .await?
         .collect()
         .await?;
-    let day = |col: usize| -> Option<chrono::NaiveDate> {
-        use datafusion::arrow::array::{Array, AsArray};
-        let b = days.first().filter(|b| b.num_rows() == 1)?;
-        let text = datafusion::arrow::compute::cast(
-            b.column(col),
-            &datafusion::arrow::datatypes::DataType::Utf8,
-        )
-        .ok()?;
-        let text = text.as_string::<i32>();
-        (!text.is_null(0)).then(|| text.value(0).parse().ok())?
-    };
-    let (Some(start), Some(end)) = (day(0), day(1)) else {
+    let day = |column| first_text(&days, column).and_then(|d| d.parse().ok());
+    let (Some(start), Some(end)) = (day("first"), day("last")) else {
         return Ok(None);
     };
     let (reports, _) = sendlens_reports::reports(ws);
