@@ -889,8 +889,8 @@ fn generated_stream_rates_stay_in_range_and_views_agree() {
     );
 }
 
-/// The inode numbers of a complete facts folder's files.
-fn facts_inodes(ws: &Ws) -> std::collections::BTreeSet<u64> {
+/// The inode numbers and names of a complete facts folder's files.
+fn facts_files(ws: &Ws) -> std::collections::BTreeMap<u64, String> {
     use std::os::unix::fs::MetadataExt;
     let facts = ws.path().join(".sendlens/facts");
     let copy = std::fs::read_dir(&facts)
@@ -901,7 +901,10 @@ fn facts_inodes(ws: &Ws) -> std::collections::BTreeSet<u64> {
     crate::support::files_under(&copy)
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .map(|p| std::fs::metadata(p).unwrap().ino())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (std::fs::metadata(p).unwrap().ino(), name)
+        })
         .collect()
 }
 
@@ -909,7 +912,8 @@ fn facts_inodes(ws: &Ws) -> std::collections::BTreeSet<u64> {
 fn facts_refreshed_after_each_of_ten_pieces_equal_one_ingest_of_the_whole() {
     // A month's stream cut at nine random points into ten pieces, in time
     // order, as hourly ingests see it; slices of about 1,000 events, so
-    // that a piece leaves some of them alone.
+    // that a piece leaves some of them alone, and of at most seven files
+    // per table, so that updates by key and rebuilt slices both happen.
     let input = tempfile::tempdir().unwrap();
     crate::support::run_ok(&[
         "generate",
@@ -944,13 +948,14 @@ fn facts_refreshed_after_each_of_ten_pieces_equal_one_ingest_of_the_whole() {
             ])
             .arg(dir)
             .env("SENDLENS_FACTS_SLICE_EVENTS", "1000")
+            .env("SENDLENS_FACTS_SLICE_FILES", "7")
             .output()
             .unwrap();
         crate::support::assert_success(&out, &["ingest"]);
     };
 
     let pieces = Ws::new();
-    let mut reused = 0;
+    let (mut reused, mut updated) = (0, 0);
     for (k, range) in cuts.windows(2).enumerate() {
         let dir = pieces.scratch(&format!("piece-{k}"));
         for (i, f) in files[range[0]..range[1]].iter().enumerate() {
@@ -963,16 +968,29 @@ fn facts_refreshed_after_each_of_ten_pieces_equal_one_ingest_of_the_whole() {
             )
             .unwrap();
         }
-        let before = (k > 0).then(|| facts_inodes(&pieces));
+        let before = (k > 0).then(|| facts_files(&pieces));
         ingest(&pieces, &dir);
         if let Some(before) = before {
-            reused += facts_inodes(&pieces).intersection(&before).count();
+            let after = facts_files(&pieces);
+            reused += after.keys().filter(|i| before.contains_key(i)).count();
+            // Files of rows rebuilt by key are named `<slice>-r<version>-…`.
+            updated += after
+                .values()
+                .filter(|n| {
+                    let parts: Vec<&str> = n.split('-').collect();
+                    parts.len() > 2
+                        && parts[1]
+                            .strip_prefix('r')
+                            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+                })
+                .count();
         }
     }
     assert!(
         reused > 0,
         "some slices' files are kept from one version to the next"
     );
+    assert!(updated > 0, "some refreshes rebuild rows by campaign");
 
     let whole = Ws::new();
     ingest(&whole, input.path());

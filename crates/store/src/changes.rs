@@ -63,6 +63,9 @@ pub async fn register_files(
     files: &[String],
     name: &str,
 ) -> Result<()> {
+    if files.is_empty() {
+        return datafusion::common::plan_err!("no files to register as {name}");
+    }
     // Relative paths join onto a folder URL, one that ends in `/`.
     let mut root = table.table_url().clone();
     if !root.path().ends_with('/') {

@@ -33,6 +33,8 @@ use crate::Workspace;
 use crate::readers::{self, ReadLease};
 use crate::session::{leased, register_table};
 
+mod keys;
+
 /// The materialized tables: name, defining query, sort order. Each reads
 /// only the ones before it.
 fn tables() -> [(&'static str, String, &'static str); 3] {
@@ -192,51 +194,35 @@ async fn refresh_table(ws: &Workspace) -> Result<Option<PathBuf>> {
     // refresh that ended early, and the next refresh removes it.
     let building = std::fs::File::create(tmp.join(BUILDING))?;
     building.lock()?;
-    // After appends, only the slices the new events fall in are built; the
-    // others are the previous version's files, linked.
-    // Anything unexpected about the previous folder means a whole build.
+    // After appends, only the rows of the campaigns and messages the new
+    // events belong to are built, or failing that the slices they fall in;
+    // the rest are the previous version's files, linked. Anything
+    // unexpected about the previous folder means a whole build.
     let base = since_previous(ws, &table, version).await.ok().flatten();
-    let slices = match &base {
-        Some(base) => base.slices.clone(),
-        None => campaign_slices(&table, slice_events()).await?,
-    };
     for name in names() {
         std::fs::create_dir_all(tmp.join(name))?;
     }
-    // A few slices to build again are read from the table once, into
-    // memory, rather than once each.
-    let cached = match &base {
-        Some(b) => {
-            let touched = b.touched.iter().filter(|t| **t).count() as u64;
-            if touched > 0 && touched * slice_events() <= CACHED_EVENTS {
-                Some(touched_events(&table, &slices, &b.touched).await?)
-            } else {
-                None
+    let updated = match &base {
+        Some(b) => match keys::update(&table, &b.dir, &b.slices, &b.added, version, &tmp).await {
+            Ok(Some(())) => true,
+            // Too much to rebuild by key, or a failure: start again by slice.
+            Ok(None) | Err(_) => {
+                for name in names() {
+                    std::fs::remove_dir_all(tmp.join(name))?;
+                    std::fs::create_dir_all(tmp.join(name))?;
+                }
+                false
             }
-        }
-        None => None,
+        },
+        None => false,
     };
-    for (number, slice) in slices.iter().enumerate() {
-        if let Some(base) = base.as_ref().filter(|b| !b.touched[number]) {
-            link_slice(&base.dir, &tmp, number)?;
-            continue;
-        }
-        let dir = tmp.join(format!("slice-{number}"));
-        build_slice(&table, cached.clone(), slice.as_deref(), &dir).await?;
-        // Each table's files, in slice order (so in campaign order).
-        for (name, _, _) in tables() {
-            let out = tmp.join(name);
-            std::fs::create_dir_all(&out)?;
-            for file in std::fs::read_dir(dir.join(name))?.flatten() {
-                let to = out.join(format!(
-                    "{number:05}-{}",
-                    file.file_name().to_string_lossy()
-                ));
-                std::fs::rename(file.path(), to)?;
-            }
-        }
-        std::fs::remove_dir_all(&dir)?;
-    }
+    let slices = if updated {
+        let slices = base.as_ref().map(|b| b.slices.clone()).unwrap_or_default();
+        compact(&table, &slices, &tmp).await?;
+        slices
+    } else {
+        build_slices(&table, base.as_ref(), &tmp).await?
+    };
     std::fs::write(
         tmp.join(SLICES),
         serde_json::to_vec(&slices).map_err(external)?,
@@ -254,6 +240,116 @@ async fn refresh_table(ws: &Workspace) -> Result<Option<PathBuf>> {
     Ok(Some(dir))
 }
 
+/// Build the facts into `tmp` slice by slice: all of them, or after
+/// appends to `base` those the added events fall in (the others linked).
+/// Returns the slices.
+async fn build_slices(
+    table: &DeltaTable,
+    base: Option<&Base>,
+    tmp: &Path,
+) -> Result<Vec<Option<String>>> {
+    let (slices, touched) = match base {
+        Some(base) => (
+            base.slices.clone(),
+            Some(touched_slices(table, &base.added, &base.slices).await?),
+        ),
+        None => (campaign_slices(table, slice_events()).await?, None),
+    };
+    // A few slices to build again are read from the table once, into
+    // memory, rather than once each.
+    let cached = match &touched {
+        Some(touched) => {
+            let count = touched.iter().filter(|t| **t).count() as u64;
+            if count > 0 && count * slice_events() <= CACHED_EVENTS {
+                Some(touched_events(table, &slices, touched).await?)
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    for (number, slice) in slices.iter().enumerate() {
+        if let (Some(base), Some(touched)) = (base, &touched) {
+            if !touched[number] {
+                link_slice(&base.dir, tmp, number)?;
+                continue;
+            }
+        }
+        build_slice_into(table, cached.clone(), slice.as_deref(), number, tmp).await?;
+    }
+    Ok(slices)
+}
+
+/// Build one slice into `tmp`'s table folders, its files named by its
+/// number.
+async fn build_slice_into(
+    table: &DeltaTable,
+    cached: Option<Arc<dyn TableProvider>>,
+    slice: Option<&str>,
+    number: usize,
+    tmp: &Path,
+) -> Result<()> {
+    let dir = tmp.join(format!("slice-{number}"));
+    build_slice(table, cached, slice, &dir).await?;
+    // Each table's files, in slice order (so in campaign order).
+    for name in names() {
+        for file in std::fs::read_dir(dir.join(name))?.flatten() {
+            let to = tmp.join(name).join(format!(
+                "{number:05}-{}",
+                file.file_name().to_string_lossy()
+            ));
+            std::fs::rename(file.path(), to)?;
+        }
+    }
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// Files a slice of one table may have before a refresh builds it again
+/// as one: every update by key adds one or two.
+const SLICE_FILES: usize = 16;
+
+fn slice_files() -> usize {
+    std::env::var("SENDLENS_FACTS_SLICE_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(SLICE_FILES)
+}
+
+/// Build again, whole, the slices whose files updates by key have made
+/// many, so that a slice stays a few sorted files however many refreshes
+/// it has seen.
+async fn compact(table: &DeltaTable, slices: &[Option<String>], tmp: &Path) -> Result<()> {
+    let mut counts = vec![0usize; slices.len()];
+    for name in names() {
+        let mut per_table = vec![0usize; slices.len()];
+        for file in std::fs::read_dir(tmp.join(name))?.flatten() {
+            if let Some(n) = keys::slice_of(&file.path()).filter(|&n| n < slices.len()) {
+                per_table[n] += 1;
+            }
+        }
+        for (count, n) in counts.iter_mut().zip(per_table) {
+            *count = (*count).max(n);
+        }
+    }
+    for (number, slice) in slices.iter().enumerate() {
+        if counts[number] <= slice_files() {
+            continue;
+        }
+        let prefix = format!("{number:05}-");
+        for name in names() {
+            for file in std::fs::read_dir(tmp.join(name))?.flatten() {
+                if file.file_name().to_string_lossy().starts_with(&prefix) {
+                    std::fs::remove_file(file.path())?;
+                }
+            }
+        }
+        build_slice_into(table, None, slice.as_deref(), number, tmp).await?;
+    }
+    Ok(())
+}
+
 /// The slice predicates a facts folder's files are numbered by (JSON).
 const SLICES: &str = "_slices.json";
 
@@ -263,8 +359,8 @@ struct Base {
     dir: PathBuf,
     /// Its slices, which the new folder keeps.
     slices: Vec<Option<String>>,
-    /// Per slice: whether events were added to it since.
-    touched: Vec<bool>,
+    /// The data files the commits since added.
+    added: Vec<String>,
     /// Keeps the folder from removal while its files are linked.
     _lease: Option<ReadLease>,
 }
@@ -296,11 +392,10 @@ async fn since_previous(ws: &Workspace, table: &DeltaTable, version: u64) -> Res
     else {
         return Ok(None);
     };
-    let touched = touched_slices(table, &files, &slices).await?;
     Ok(Some(Base {
         dir,
         slices,
-        touched,
+        added: files,
         _lease: lease,
     }))
 }
