@@ -241,6 +241,7 @@ pub(super) async fn update(
         return Ok(None);
     };
     let built = build(events).await?;
+    let old = Arc::new(old);
     for (name, _, _) in tables() {
         let (schema, batches) = &built[name];
         write_slices(&ctx, name, schema, batches, slices, version, to).await?;
@@ -383,40 +384,59 @@ async fn write_slices(
 }
 
 /// The previous version's files of one table, without the rows of `old`
-/// keys: linked when they hold none, written again without them otherwise.
+/// keys: linked when they hold none, written again without them otherwise,
+/// two files at a time.
 async fn keep_others(
     ctx: &SessionContext,
     from: &Path,
     to: &Path,
-    old: &Keys,
+    old: &Arc<Keys>,
     version: u64,
 ) -> Result<()> {
-    for (n, file) in files(from)?.into_iter().enumerate() {
-        let name = file.file_name().map(|n| n.to_owned()).unwrap_or_default();
-        let frame = ctx
-            .read_parquet(file.display().to_string(), ParquetReadOptions::default())
-            .await?;
-        let with_messages = has_column(&frame, "message_key");
-        let touched = !old.is_empty()
-            && frame
-                .clone()
-                .filter(old.predicate(with_messages))?
-                .count()
-                .await?
-                > 0;
-        if !touched {
-            std::fs::hard_link(&file, to.join(&name))?;
-            continue;
-        }
-        let slice = slice_of(&file).unwrap_or(0);
-        let kept = frame.filter(!old.predicate(with_messages))?;
-        let schema: SchemaRef = Arc::new(kept.schema().as_arrow().clone());
-        let batches = kept.collect().await?;
-        write_file(
-            &to.join(format!("{slice:05}-r{version}-{n}.parquet")),
-            schema,
-            &batches,
-        )?;
+    let tasks = files(from)?.into_iter().enumerate().map(|(n, file)| {
+        let (ctx, old) = (ctx.clone(), old.clone());
+        let to = to.to_path_buf();
+        tokio::spawn(async move { keep_file(&ctx, &file, &to, &old, version, n).await })
+    });
+    let mut done = futures::stream::iter(tasks).buffer_unordered(2);
+    while let Some(kept) = done.next().await {
+        kept.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))??;
     }
     Ok(())
+}
+
+/// One file of [`keep_others`], the `n`th.
+async fn keep_file(
+    ctx: &SessionContext,
+    file: &Path,
+    to: &Path,
+    old: &Keys,
+    version: u64,
+    n: usize,
+) -> Result<()> {
+    let name = file.file_name().map(|n| n.to_owned()).unwrap_or_default();
+    let frame = ctx
+        .read_parquet(file.display().to_string(), ParquetReadOptions::default())
+        .await?;
+    let with_messages = has_column(&frame, "message_key");
+    let touched = !old.is_empty()
+        && frame
+            .clone()
+            .filter(old.predicate(with_messages))?
+            .count()
+            .await?
+            > 0;
+    if !touched {
+        std::fs::hard_link(file, to.join(&name))?;
+        return Ok(());
+    }
+    let slice = slice_of(file).unwrap_or(0);
+    let kept = frame.filter(!old.predicate(with_messages))?;
+    let schema: SchemaRef = Arc::new(kept.schema().as_arrow().clone());
+    let batches = kept.collect().await?;
+    write_file(
+        &to.join(format!("{slice:05}-r{version}-{n}.parquet")),
+        schema,
+        &batches,
+    )
 }
