@@ -15,6 +15,13 @@ measured inside one `sendlens sql --timing` process (planning + execution of
 each statement), DuckDB times around `execute().fetchall()`. The headline
 numbers of both sides are compared, so the two queries are known to agree.
 
+Then the all-campaign metrics as a whole process, as a scheduled job runs them:
+`sendlens sql -c "SELECT * FROM campaign_metrics"` against a Python process
+that opens a DuckDB database file holding the same events and runs the same
+query (wall time from start to exit and peak RSS, best of N). Python's own
+start-up and `import duckdb` are measured apart and shown, so the DuckDB
+process can also be read without them.
+
 Usage: python3 bench/queries_vs_duckdb.py [--events 5000000] [--repeat 5]
        [--sendlens target/release/sendlens] [--keep DIR]
 """
@@ -139,11 +146,46 @@ def sendlens_sql(binary, ws, statements, repeat):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr)
-    times = [float(l.split()[1]) / 1000.0 for l in proc.stderr.splitlines() if l.startswith("Time:")]
+    # `Time: 12.345 ms`, one line per statement.
+    times = [float(l.split()[1]) / (1000.0 if l.split()[2] == "ms" else 1.0)
+             for l in proc.stderr.splitlines() if l.startswith("Time:")]
     best = [min(times[i::len(statements)]) for i in range(len(statements))]
+    first = times[:len(statements)]
     # One JSON array per statement and line; an empty line is an empty result.
     docs = [json.loads(l) if l.strip() else [] for l in proc.stdout.split("\n")[:len(statements) * repeat]]
-    return best, docs[-len(statements):]
+    return best, first, docs[-len(statements):]
+
+
+def run_measured(cmd):
+    """Run cmd to its end; return (seconds, peak RSS in MB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"command failed: {' '.join(cmd)}\n{err.decode(errors='replace')}")
+    return seconds, usage.ru_maxrss / 1024.0
+
+
+def best_process(cmd, repeat):
+    """Best wall time and the largest peak RSS over `repeat` runs of cmd."""
+    runs = [run_measured(cmd) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs)
+
+
+DUCKDB_PROCESS = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+con.execute("SET threads = 2")
+rows = con.execute(sys.argv[2]).fetchall()
+print(len(rows))
+"""
+
+
+def duckdb_process(db, sql, repeat):
+    """Best wall time and peak RSS of a Python process running sql on a DuckDB file."""
+    return best_process([sys.executable, "-c", DUCKDB_PROCESS, db, sql], repeat)
 
 
 def best_duckdb(con, sql, repeat):
@@ -189,6 +231,25 @@ def main():
     pick = list(csv.DictReader(io.StringIO(out)))[0]
     campaign, start, end = pick["campaign_id"], pick["d"], pick["e"][:10]
 
+
+    # All-campaign metrics as a whole process: start, open, answer, exit. Run
+    # first, while this process is small: a child's peak RSS counts the
+    # parent's pages it starts with.
+    db = os.path.join(work, "events.duckdb")
+    if os.path.exists(db):
+        os.remove(db)
+    subprocess.check_call([sys.executable, "-c", f"""import duckdb
+con = duckdb.connect({db!r})
+con.execute(\"\"\"CREATE TABLE events AS SELECT event_date, campaign_id, event_type, occurred_at, sent_at,
+    channel, app_id, endpoint_id, run_id, treatment_id, journey_id, send_status, message_key, user_agent
+    FROM read_parquet('{ws}/events/**/*.parquet', hive_partitioning = true)\"\"\")
+con.close()"""])
+    p_s, p_s_rss = best_process([args.sendlens, "--workspace", ws, "sql", "--format", "csv", "-c",
+                                 "SELECT * FROM campaign_metrics"], args.repeat)
+    p_d, p_d_rss = duckdb_process(db, duckdb_metrics("campaign_id IS NOT NULL", "true", "true", "campaign_id"),
+                                  args.repeat)
+    p_py, _ = best_process([sys.executable, "-c", "import duckdb"], args.repeat)
+
     con = duckdb.connect()
     con.execute("SET threads = 2")
     t = time.perf_counter()
@@ -201,7 +262,7 @@ def main():
     s_all_sql = "SELECT * FROM campaign_metrics"
     s_dash_sql = f"SELECT * FROM campaign_dashboard('{campaign}', '{start}', '{end}')"
     s_daily_sql = f"SELECT * FROM campaign_daily('{campaign}', '{start}', '{end}')"
-    (s_all, s_dash, s_daily), (s_all_rows, s_dash_rows, s_daily_rows) = sendlens_sql(
+    (s_all, s_dash, s_daily), s_first, (s_all_rows, s_dash_rows, s_daily_rows) = sendlens_sql(
         args.sendlens, ws, [s_all_sql, s_dash_sql, s_daily_sql], args.repeat)
 
     def duckdb_side(con):
@@ -241,9 +302,22 @@ def main():
             ("  campaign_daily", s_daily, d_daily, f_daily)]
     for name, s, d, f in rows:
         print(f"{name:34} {s:11.3f} {d:9.3f} {s / d:7.2f} {f:18.3f} {s / f:7.2f}")
+    print(f"sendlens's first call of each in its process (plans its shape, which later calls reuse): "
+          f"campaign_metrics {s_first[0]:.3f} s, campaign_dashboard {s_first[1]:.3f} s, "
+          f"campaign_daily {s_first[2]:.3f} s")
     print("ratio = sendlens seconds / DuckDB seconds (below 1: sendlens faster); best of "
           f"{args.repeat} runs each. 'duckdb' queries an in-memory table loaded from the "
           "workspace's Parquet files; 'duckdb on files' reads those files at query time.")
+
+
+    print()
+    print(f"{'whole process':34} {'sendlens s':>11} {'duckdb s':>9} {'ratio':>7} "
+          f"{'duckdb - python s':>18} {'ratio':>7} {'peak MB':>8} {'duckdb MB':>9}")
+    print(f"{'campaign_metrics, all campaigns':34} {p_s:11.3f} {p_d:9.3f} {p_s / p_d:7.2f} "
+          f"{p_d - p_py:18.3f} {p_s / (p_d - p_py):7.2f} {p_s_rss:8.0f} {p_d_rss:9.0f}")
+    print(f"whole process: from start to exit, best of {args.repeat}; DuckDB as a Python process on a "
+          f"database file of the same events ('duckdb - python': without the {p_py:.3f} s that "
+          "Python's start-up and `import duckdb` take alone).")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -60,3 +60,73 @@ fn an_ingest_through_the_library_brings_the_facts_to_its_commit() {
     assert!(report.facts_error.is_none());
     assert!(facts_now().is_some());
 }
+
+#[test]
+fn table_functions_called_again_in_one_session_answer_for_their_own_arguments() {
+    // A session keeps one plan per shape of call and binds each call's
+    // campaign and days to it: every answer must be the one a fresh session
+    // gives for those arguments.
+    let ws = Ws::new();
+    let input = ws.scratch("gen");
+    crate::support::generate(&input, 4_000, 7);
+    ws.ingest(&[&input]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store = sendlens_store::Workspace::open(&ws.path()).unwrap();
+    let text = |ctx: &datafusion::prelude::SessionContext, sql: &str| {
+        let batches = rt
+            .block_on(async { ctx.sql(sql).await?.collect().await })
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    };
+    let shared = rt.block_on(sendlens_store::open_session(&store)).unwrap();
+    let picks = text(
+        &shared,
+        "SELECT campaign_id || ',' || CAST(CAST(first_sent_at AS DATE) AS VARCHAR) AS p \
+         FROM campaign_metrics ORDER BY messages_sent DESC, campaign_id LIMIT 2",
+    );
+    let picks: Vec<(String, chrono::NaiveDate)> = picks
+        .lines()
+        .filter_map(|l| l.trim_matches(|c| c == '|' || c == ' ').split_once(','))
+        .map(|(c, d)| (c.to_string(), d.trim().parse().unwrap()))
+        .collect();
+    assert_eq!(picks.len(), 2, "two campaigns to ask for");
+    let mut calls = Vec::new();
+    for (campaign, first) in &picks {
+        for (from, days) in [(0, 3), (1, 3), (0, 1)] {
+            let start = *first + chrono::Days::new(from);
+            let end = start + chrono::Days::new(days - 1);
+            for f in [
+                "campaign_dashboard",
+                "campaign_daily",
+                "campaign_treatments",
+                "campaign_links",
+            ] {
+                calls.push(format!(
+                    "SELECT * FROM {f}('{campaign}', '{start}', '{end}')"
+                ));
+            }
+            calls.push(format!(
+                "SELECT * FROM campaign_runs('{campaign}', '{start}', '{end}')"
+            ));
+            calls.push(format!(
+                "SELECT * FROM campaign_comparison('{start}', '{end}')"
+            ));
+        }
+        calls.push(format!("SELECT * FROM campaign_runs('{campaign}')"));
+    }
+    let mut differ = 0;
+    let mut previous: Option<String> = None;
+    for sql in &calls {
+        let fresh = rt.block_on(sendlens_store::open_session(&store)).unwrap();
+        let answer = text(&shared, sql);
+        assert_eq!(answer, text(&fresh, sql), "{sql}");
+        differ += usize::from(previous.as_ref().is_some_and(|p| *p != answer));
+        previous = Some(answer);
+    }
+    assert!(
+        differ > calls.len() / 2,
+        "the calls ask different questions"
+    );
+}

@@ -6,13 +6,12 @@
 //! facts, an application over its own table (see
 //! [`register_with_events_table`]).
 
-use std::sync::Arc;
-
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 pub mod catalog;
 pub mod kpi;
+pub mod lazy_views;
 pub mod reference;
 pub mod sealed;
 pub mod sets;
@@ -28,7 +27,12 @@ pub const EVENTS_TABLE: &str = "events";
 /// An empty session configured as sendlens's (information_schema on), for
 /// registering into.
 pub fn session_context() -> SessionContext {
-    SessionContext::new_with_config(SessionConfig::new().with_information_schema(true))
+    let mut config = SessionConfig::new().with_information_schema(true);
+    // A page of one campaign's few days decodes only the rows its filters
+    // keep, not every column of every row of the pages they fall in.
+    config.options_mut().execution.parquet.pushdown_filters = true;
+    config.options_mut().execution.parquet.reorder_filters = true;
+    SessionContext::new_with_config(config)
 }
 
 /// Register the functions, views and table functions over an `events` table
@@ -73,21 +77,10 @@ pub fn register_functions(ctx: &SessionContext) {
     }
 }
 
-/// Create the views (metric views and compatibility views). A name that is
-/// already registered is left alone, so an application (or the materialized
-/// facts) can provide its own `message_facts`.
+/// Create the views (metric views and compatibility views), each planned
+/// when a query first reads it (see [`lazy_views`]). A name that is already
+/// registered is left alone, so an application (or the materialized facts)
+/// can provide its own `message_facts`.
 pub async fn register_views(ctx: &SessionContext, time_zone: &str) -> Result<()> {
-    for view in views::all(time_zone) {
-        if ctx.table_exist(view.name)? {
-            continue;
-        }
-        let plan = ctx
-            .state()
-            .create_logical_plan(&view.sql)
-            .await
-            .map_err(|e| DataFusionError::Plan(format!("view {}: {e}", view.name)))?;
-        let table = datafusion::catalog::view::ViewTable::new(plan, Some(view.sql.clone()));
-        ctx.register_table(view.name, Arc::new(table))?;
-    }
-    Ok(())
+    lazy_views::register(ctx, views::all(time_zone))
 }

@@ -19,6 +19,10 @@ pub fn date_lit(d: NaiveDate) -> String {
     format!("DATE '{}'", d.format("%Y-%m-%d"))
 }
 
+/// Placeholder of a table function's subject (campaign id) in SQL whose
+/// plan is kept per shape (see [`Range::bound`]).
+pub const SUBJECT_PARAM: &str = "CAST($1 AS VARCHAR)";
+
 /// A date range `[start, end]`, both days inclusive, read in a time zone.
 #[derive(Debug, Clone)]
 pub struct Range {
@@ -28,16 +32,48 @@ pub struct Range {
     pub end: NaiveDate,
     /// IANA time zone the days are read in.
     pub tz: String,
+    /// Whether the SQL names the days as the placeholders `$2` and `$3`
+    /// instead of as literals: ranges of one length then share one SQL text
+    /// and one plan, bound to their days when run.
+    pub bound: bool,
 }
 
 impl Range {
+    /// A range whose days are literals in its SQL.
+    pub fn new(start: NaiveDate, end: NaiveDate, tz: impl Into<String>) -> Self {
+        Self {
+            start,
+            end,
+            tz: tz.into(),
+            bound: false,
+        }
+    }
+
+    /// The first day as SQL.
+    pub fn start_sql(&self) -> String {
+        if self.bound {
+            "CAST($2 AS DATE)".into()
+        } else {
+            date_lit(self.start)
+        }
+    }
+
+    /// The last day as SQL.
+    pub fn end_sql(&self) -> String {
+        if self.bound {
+            "CAST($3 AS DATE)".into()
+        } else {
+            date_lit(self.end)
+        }
+    }
+
     /// Predicate: the timestamp falls on a day of the range.
     pub fn contains(&self, ts: &str) -> String {
         format!(
             "local_date({ts}, {}) BETWEEN {} AND {}",
             lit(&self.tz),
-            date_lit(self.start),
-            date_lit(self.end)
+            self.start_sql(),
+            self.end_sql()
         )
     }
 
@@ -46,8 +82,16 @@ impl Range {
         (self.end - self.start).num_days() + 1
     }
 
-    /// Every day of the range as a one-column `VALUES` table named `day`.
+    /// Every day of the range as a one-column table named `day`.
     pub fn days_table(&self) -> String {
+        if self.bound {
+            return format!(
+                "SELECT CAST(day AS DATE) AS day FROM \
+                 unnest(generate_series({}, {}, INTERVAL '1 day')) AS t(day)",
+                self.start_sql(),
+                self.end_sql()
+            );
+        }
         let days: Vec<String> = self
             .start
             .iter_days()
@@ -381,11 +425,11 @@ mod tests {
 
     #[test]
     fn range_days() {
-        let r = Range {
-            start: NaiveDate::from_ymd_opt(2026, 2, 27).unwrap(),
-            end: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-            tz: "UTC".into(),
-        };
+        let r = Range::new(
+            NaiveDate::from_ymd_opt(2026, 2, 27).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            "UTC",
+        );
         assert_eq!(r.days(), 3);
         assert!(r.days_table().contains("DATE '2026-02-28'"));
     }

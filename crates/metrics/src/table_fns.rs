@@ -6,18 +6,22 @@
 //! generated SQL when it is scanned.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{Session, TableFunctionArgs, TableFunctionImpl, TableProvider};
-use datafusion::common::ScalarValue;
+use datafusion::common::{ParamValues, ScalarValue};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::optimizer::simplify_expressions::SimplifyExpressions;
+use datafusion::optimizer::{OptimizerContext, OptimizerRule};
+use datafusion::physical_plan::expressions::Column;
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use datafusion::prelude::SessionContext;
 
 use crate::sealed::SealedExec;
@@ -31,17 +35,128 @@ const MAX_DAYS: i64 = 3_660;
 /// Longest range an hourly series accepts.
 const MAX_HOURLY_DAYS: i64 = 93;
 
+/// Optimized plans of the SQL texts of one table function, with their
+/// placeholders unbound, for the tables they were planned over: a call of a
+/// shape seen before binds its values and skips SQL planning and
+/// optimization, most of the time a small dashboard takes.
+#[derive(Debug, Default)]
+pub struct PlanCache {
+    plans: Mutex<HashMap<String, (Vec<usize>, LogicalPlan)>>,
+}
+
+/// Plans kept per function at most; past it the oldest shapes are dropped.
+const CACHED_PLANS: usize = 64;
+
+impl PlanCache {
+    fn get(&self, sql: &str, tables: &[usize]) -> Option<LogicalPlan> {
+        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        plans
+            .get(sql)
+            .filter(|(t, _)| t.as_slice() == tables)
+            .map(|(_, plan)| plan.clone())
+    }
+
+    fn put(&self, sql: &str, tables: Vec<usize>, plan: LogicalPlan) {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if plans.len() >= CACHED_PLANS {
+            plans.clear();
+        }
+        plans.insert(sql.to_string(), (tables, plan));
+    }
+}
+
+/// The tables every plan of a table function reads, directly or through
+/// the views.
+const READ_TABLES: [&str; 5] = [
+    crate::EVENTS_TABLE,
+    "message_facts",
+    "campaign_targets",
+    "message_events",
+    "campaign_metrics",
+];
+
+/// The identity of the tables a plan reads: a session that registers a
+/// table again (a new version, fresh facts) plans again.
+async fn table_identities(state: &SessionState) -> Result<Vec<usize>> {
+    let options = state.config_options();
+    let catalog = state
+        .catalog_list()
+        .catalog(&options.catalog.default_catalog);
+    let schema = catalog.and_then(|c| c.schema(&options.catalog.default_schema));
+    let mut ids = Vec::new();
+    if let Some(schema) = schema {
+        for name in READ_TABLES {
+            ids.push(match schema.table(name).await? {
+                Some(table) => Arc::as_ptr(&table) as *const () as usize,
+                None => 0,
+            });
+        }
+    }
+    Ok(ids)
+}
+
 /// A table whose rows are a SQL query, planned when scanned.
 #[derive(Debug)]
 pub struct SqlTable {
     sql: String,
     schema: SchemaRef,
+    /// Values of the SQL's placeholders, and where its plans are kept.
+    bound: Option<(Vec<ScalarValue>, Arc<PlanCache>)>,
 }
 
 impl SqlTable {
     /// A table of `sql`, whose result has `schema`.
     pub fn new(sql: String, schema: SchemaRef) -> Self {
-        Self { sql, schema }
+        Self {
+            sql,
+            schema,
+            bound: None,
+        }
+    }
+
+    /// A table of `sql` with `params` for its placeholders; its plans are
+    /// kept in `plans`.
+    pub fn bound(
+        sql: String,
+        schema: SchemaRef,
+        params: Vec<ScalarValue>,
+        plans: Arc<PlanCache>,
+    ) -> Self {
+        Self {
+            sql,
+            schema,
+            bound: Some((params, plans)),
+        }
+    }
+
+    /// The physical plan of the SQL with its parameters bound.
+    async fn plan_bound(
+        &self,
+        state: &SessionState,
+        params: &[ScalarValue],
+        plans: &PlanCache,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let tables = table_identities(state).await?;
+        let plan = match plans.get(&self.sql, &tables) {
+            Some(plan) => plan,
+            None => {
+                let plan = state.optimize(&state.create_logical_plan(&self.sql).await?)?;
+                plans.put(&self.sql, tables, plan.clone());
+                plan
+            }
+        };
+        let plan = plan.with_param_values(ParamValues::List(
+            params.iter().cloned().map(Into::into).collect(),
+        ))?;
+        // The values are in: casts of literals fold, and the scans' filters
+        // prune with them.
+        let plan = SimplifyExpressions::new()
+            .rewrite(plan, &OptimizerContext::new())?
+            .data;
+        state
+            .query_planner()
+            .create_physical_plan(&plan, state)
+            .await
     }
 }
 
@@ -63,14 +178,19 @@ impl TableProvider for SqlTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        Ok(vec![TableProviderFilterPushDown::Exact; filters.len()])
+        // A few rows at most: the query filters them above the scan, and
+        // the plans kept per shape stay the same whatever it filters.
+        Ok(vec![
+            TableProviderFilterPushDown::Unsupported;
+            filters.len()
+        ])
     }
     async fn scan(
         &self,
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let state = state
             .as_any()
@@ -78,10 +198,30 @@ impl TableProvider for SqlTable {
             .ok_or_else(|| {
                 DataFusionError::Internal("sendlens table functions need a SessionState".into())
             })?;
-        let plan = state.create_logical_plan(&self.sql).await?;
-        let plan = ViewTable::new(plan, Some(self.sql.clone()))
-            .scan(state, projection, filters, limit)
-            .await?;
+        let plan = match &self.bound {
+            Some((params, plans)) => self.plan_bound(state, params, plans).await?,
+            None => {
+                let plan = state.create_logical_plan(&self.sql).await?;
+                state.create_physical_plan(&plan).await?
+            }
+        };
+        let plan = match projection {
+            Some(columns) => {
+                let schema = plan.schema();
+                let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = columns
+                    .iter()
+                    .map(|&i| {
+                        let name = schema.field(i).name().clone();
+                        (
+                            Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>,
+                            name,
+                        )
+                    })
+                    .collect();
+                Arc::new(ProjectionExec::try_new(exprs, plan)?) as Arc<dyn ExecutionPlan>
+            }
+            None => plan,
+        };
         // Optimized already: sealed, so the enclosing query does not
         // optimize it again (see `sealed`).
         Ok(Arc::new(SealedExec::new(plan)))
@@ -168,7 +308,7 @@ impl Args<'_> {
                         "the end date {end} is before the start date {start}"
                     )));
                 }
-                let r = Range { start, end, tz };
+                let r = Range::new(start, end, tz);
                 if r.days() > max_days {
                     return Err(self.err(format!(
                         "the range has {} days; at most {max_days} are allowed",
@@ -224,7 +364,12 @@ pub struct SendlensTableFunction {
     pub usage: &'static str,
     kind: Kind,
     default_tz: String,
-    schema: Option<SchemaRef>,
+    /// The result schema of a fixed-shape function, found by planning
+    /// `sample` on its first call (a session that never calls it never
+    /// plans it).
+    schema: OnceLock<SchemaRef>,
+    sample: Option<String>,
+    plans: Arc<PlanCache>,
 }
 
 /// Every table function: (name, usage, doc, kind).
@@ -297,49 +442,97 @@ pub const TABLE_FUNCTIONS: &[(&str, &str, &str, Kind)] = &[
     ),
 ];
 
+/// What a call runs: its SQL, the schema when it depends on the call, and
+/// the values of the SQL's placeholders when it has them.
+struct Call {
+    sql: String,
+    schema: Option<SchemaRef>,
+    params: Option<Vec<ScalarValue>>,
+}
+
+impl Call {
+    fn literal(sql: String) -> Self {
+        Self {
+            sql,
+            schema: None,
+            params: None,
+        }
+    }
+
+    /// SQL with `$1` the subject (or NULL) and `$2`, `$3` the range's days.
+    fn bound(sql: String, subject: Option<&str>, range: Option<&Range>) -> Self {
+        let date = |d: NaiveDate| ScalarValue::Date32(Some(days_since_epoch(d)));
+        let mut params = vec![ScalarValue::Utf8(subject.map(str::to_string))];
+        if let Some(r) = range {
+            params.extend([date(r.start), date(r.end)]);
+        }
+        Self {
+            sql,
+            schema: None,
+            params: Some(params),
+        }
+    }
+}
+
+fn days_since_epoch(d: NaiveDate) -> i32 {
+    // Date32 counts days from 1970-01-01, which is day 719,163 of the era.
+    d.num_days_from_ce() - 719_163
+}
+
+/// The range of a call, its days as placeholders.
+fn bound(mut range: Range) -> Range {
+    range.bound = true;
+    range
+}
+
 impl SendlensTableFunction {
-    /// The SQL of a call.
-    fn plan_sql(&self, exprs: &[Expr]) -> Result<(String, Option<SchemaRef>)> {
+    /// What a call runs.
+    fn plan_sql(&self, exprs: &[Expr]) -> Result<Call> {
         let args = Args {
             function: self.name,
             usage: self.usage,
             exprs,
         };
         let tz = &self.default_tz;
+        let subject = sql::SUBJECT_PARAM;
         match self.kind {
-            Kind::Dashboard | Kind::Daily | Kind::Hourly => {
+            Kind::Hourly => {
+                // Its hours are a list of literals: planned per call.
                 args.at_most(4)?;
                 let campaign = args.required_text(0, "campaign_id")?;
-                let max = if self.kind == Kind::Hourly {
-                    MAX_HOURLY_DAYS
-                } else {
-                    MAX_DAYS
-                };
                 let range = args
-                    .range(1, tz, max)?
+                    .range(1, tz, MAX_HOURLY_DAYS)?
                     .ok_or_else(|| args.err("start and end dates are required"))?;
-                Ok((campaign_sql(self.kind, &campaign, &range), None))
+                Ok(Call::literal(campaign_sql(
+                    self.kind,
+                    &lit(&campaign),
+                    &range,
+                )))
+            }
+            Kind::Dashboard | Kind::Daily | Kind::Treatments | Kind::Links => {
+                args.at_most(4)?;
+                let campaign = args.required_text(0, "campaign_id")?;
+                let range = bound(
+                    args.range(1, tz, MAX_DAYS)?
+                        .ok_or_else(|| args.err("start and end dates are required"))?,
+                );
+                let sql = campaign_sql(self.kind, subject, &range);
+                Ok(Call::bound(sql, Some(&campaign), Some(&range)))
             }
             Kind::Runs => {
                 args.at_most(4)?;
                 let campaign = args.required_text(0, "campaign_id")?;
-                let range = args.range(1, tz, MAX_DAYS)?;
-                Ok((runs_sql(&campaign, range.as_ref()), None))
-            }
-            Kind::Treatments | Kind::Links => {
-                args.at_most(4)?;
-                let campaign = args.required_text(0, "campaign_id")?;
-                let range = args
-                    .range(1, tz, MAX_DAYS)?
-                    .ok_or_else(|| args.err("start and end dates are required"))?;
-                Ok((campaign_sql(self.kind, &campaign, &range), None))
+                let range = args.range(1, tz, MAX_DAYS)?.map(bound);
+                let sql = runs_sql(subject, range.as_ref());
+                Ok(Call::bound(sql, Some(&campaign), range.as_ref()))
             }
             Kind::Comparison | Kind::Transactional => {
                 args.at_most(3)?;
-                let range = args
-                    .range(0, tz, MAX_DAYS)?
-                    .ok_or_else(|| args.err("start and end dates are required"))?;
-                Ok((all_sql(self.kind, &range), None))
+                let range = bound(
+                    args.range(0, tz, MAX_DAYS)?
+                        .ok_or_else(|| args.err("start and end dates are required"))?,
+                );
+                Ok(Call::bound(all_sql(self.kind, &range), None, Some(&range)))
             }
             Kind::Kpi(scope) => {
                 args.at_most(5)?;
@@ -349,15 +542,20 @@ impl SendlensTableFunction {
                     .range(2, tz, MAX_DAYS)?
                     .ok_or_else(|| args.err("start and end dates are required"))?;
                 let kpi = kpi::find(scope, &name).map_err(|e| args.err(e))?;
-                Ok((kpi.sql(&id, &range), Some(kpi.schema())))
+                Ok(Call {
+                    sql: kpi.sql(&id, &range),
+                    schema: Some(kpi.schema()),
+                    params: None,
+                })
             }
         }
     }
 }
 
-/// SQL of the campaign page and its series.
+/// SQL of the campaign page and its series; `campaign` is SQL: a quoted
+/// literal or a placeholder.
 pub fn campaign_sql(kind: Kind, campaign: &str, range: &Range) -> String {
-    let scope = format!("campaign_id = {}", lit(campaign));
+    let scope = format!("campaign_id = {campaign}");
     let tzl = lit(&range.tz);
     match kind {
         Kind::Treatments => format!(
@@ -410,9 +608,9 @@ pub fn campaign_sql(kind: Kind, campaign: &str, range: &Range) -> String {
                    d.endpoint_deliveries, m.* \
                  FROM ({metrics}) m CROSS JOIN \
                    (SELECT CAST(coalesce(sum(endpoint_deliveries), 0) AS DOUBLE) / {days} AS endpoint_deliveries FROM ({series})) d",
-                c = lit(campaign),
-                s = sql::date_lit(range.start),
-                e = sql::date_lit(range.end),
+                c = campaign,
+                s = range.start_sql(),
+                e = range.end_sql(),
                 days = range.days(),
             )
         }
@@ -448,50 +646,69 @@ pub fn all_sql(kind: Kind, range: &Range) -> String {
     }
 }
 
-/// SQL of the runs table.
+/// SQL of the runs table; `campaign` is SQL, as in [`campaign_sql`].
 pub fn runs_sql(campaign: &str, range: Option<&Range>) -> String {
-    let scope = format!("campaign_id = {}", lit(campaign));
+    let scope = format!("campaign_id = {campaign}");
     format!(
         "SELECT * FROM ({}) ORDER BY run_started_at, run_id",
         sql::metrics(&scope, range, &[Dim::shared("run_id")], true)
     )
 }
 
-impl TableFunctionImpl for SendlensTableFunction {
-    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let (sql, schema) = self.plan_sql(args.exprs())?;
-        let schema = schema
-            .or_else(|| self.schema.clone())
+impl SendlensTableFunction {
+    /// The result schema of a fixed-shape function.
+    fn fixed_schema(&self, session: &dyn Session) -> Result<SchemaRef> {
+        if let Some(schema) = self.schema.get() {
+            return Ok(Arc::clone(schema));
+        }
+        let sample = self
+            .sample
+            .as_ref()
             .ok_or_else(|| DataFusionError::Internal(format!("{} has no schema", self.name)))?;
-        Ok(Arc::new(SqlTable::new(sql, schema)))
+        let state = session
+            .as_any()
+            .downcast_ref::<SessionState>()
+            .ok_or_else(|| {
+                DataFusionError::Internal("sendlens table functions need a SessionState".into())
+            })?;
+        // The call is synchronous and the SQL planner is not. Planning looks
+        // up tables in the session's catalog and does no I/O of its own, so
+        // the future completes without waiting on the runtime.
+        let plan = futures::executor::block_on(state.create_logical_plan(sample))?;
+        let schema = Arc::new(plan.schema().as_arrow().clone());
+        Ok(Arc::clone(self.schema.get_or_init(|| schema)))
     }
 }
 
-/// Register every table function in `ctx`. The result schema of the fixed-shape
-/// functions is found by planning them once.
-pub async fn register(ctx: &SessionContext, default_tz: &str) -> Result<()> {
-    let sample = Range {
-        start: NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid"),
-        end: NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid"),
-        tz: default_tz.to_string(),
-    };
-    for (name, usage, _, kind) in TABLE_FUNCTIONS {
-        let schema = match kind {
-            Kind::Kpi(_) => None,
-            Kind::Runs => Some(runs_sql("", None)),
-            Kind::Comparison | Kind::Transactional => Some(all_sql(*kind, &sample)),
-            k => Some(campaign_sql(*k, "", &sample)),
+impl TableFunctionImpl for SendlensTableFunction {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        let call = self.plan_sql(args.exprs())?;
+        let schema = match call.schema {
+            Some(schema) => schema,
+            None => self.fixed_schema(args.session())?,
         };
-        let schema = match schema {
-            Some(sql) => Some(Arc::new(
-                ctx.state()
-                    .create_logical_plan(&sql)
-                    .await?
-                    .schema()
-                    .as_arrow()
-                    .clone(),
-            )),
-            None => None,
+        Ok(Arc::new(match call.params {
+            Some(params) => SqlTable::bound(call.sql, schema, params, Arc::clone(&self.plans)),
+            None => SqlTable::new(call.sql, schema),
+        }))
+    }
+}
+
+/// Register every table function in `ctx`. The result schema of a
+/// fixed-shape function is found by planning it on its first call.
+pub async fn register(ctx: &SessionContext, default_tz: &str) -> Result<()> {
+    // The SQL of a call of each shape: a day's range, days as placeholders
+    // as calls have them (the hourly series' hours are literals).
+    let day = NaiveDate::from_ymd_opt(2000, 1, 1).expect("valid");
+    let one_day = Range::new(day, day, default_tz);
+    let subject = sql::SUBJECT_PARAM;
+    for (name, usage, _, kind) in TABLE_FUNCTIONS {
+        let sample = match kind {
+            Kind::Kpi(_) => None,
+            Kind::Runs => Some(runs_sql(subject, None)),
+            Kind::Hourly => Some(campaign_sql(*kind, "''", &one_day)),
+            Kind::Comparison | Kind::Transactional => Some(all_sql(*kind, &bound(one_day.clone()))),
+            k => Some(campaign_sql(*k, subject, &bound(one_day.clone()))),
         };
         ctx.register_udtf(
             name,
@@ -500,7 +717,9 @@ pub async fn register(ctx: &SessionContext, default_tz: &str) -> Result<()> {
                 usage,
                 kind: *kind,
                 default_tz: default_tz.to_string(),
-                schema,
+                schema: OnceLock::new(),
+                sample,
+                plans: Arc::default(),
             }),
         );
     }

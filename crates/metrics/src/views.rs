@@ -19,6 +19,12 @@ pub fn campaign_scope() -> &'static str {
     "campaign_id IS NOT NULL"
 }
 
+/// Every metric per campaign, all time: a view, and a table the store
+/// materializes (it depends on no time zone).
+pub fn campaign_metrics() -> String {
+    sql::metrics(campaign_scope(), None, &[Dim::shared("campaign_id")], true)
+}
+
 /// Transactional email: no campaign, no journey.
 pub const TRANSACTIONAL_EMAIL: &str =
     "campaign_id IS NULL AND journey_id IS NULL AND channel = 'email'";
@@ -48,7 +54,7 @@ pub fn metric_views(tz: &str) -> Vec<View> {
         View {
             name: "campaign_metrics",
             doc: "Every metric per campaign, all time.",
-            sql: sql::metrics(campaign_scope(), None, &[Dim::shared("campaign_id")], true),
+            sql: campaign_metrics(),
         },
         View {
             name: "campaign_run_metrics",

@@ -477,7 +477,7 @@ impl Shell {
                     && summary.footer(false, elapsed).is_none()
                 {
                     // Machine formats keep stdout for the data.
-                    eprintln!("Time: {:.3} s", elapsed.as_secs_f64());
+                    eprintln!("Time: {:.3} ms", elapsed.as_secs_f64() * 1000.0);
                 }
                 if let Some(line) = summary.footer(self.settings.timing, elapsed) {
                     say(&line);

@@ -33,7 +33,7 @@ use deltalake::DeltaTable;
 use futures::StreamExt;
 use sendlens_metrics::EVENTS_TABLE;
 
-use super::{ROW_GROUP_ROWS, tables};
+use super::{PAGE_ROWS, ROW_GROUP_ROWS, tables};
 use crate::session::register_table;
 
 /// Keys an update rebuilds at most; more, and rebuilding the slices they
@@ -154,6 +154,7 @@ fn writer_properties() -> Result<WriterProperties> {
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .build())
 }
 

@@ -1,7 +1,9 @@
-//! Materialized message facts: `message_facts` kept as Parquet next to the
-//! event table, brought to each version a commit makes. After appends only
-//! the slices of campaigns the new events fall in are built again; the other
-//! slices' files are the previous version's, linked.
+//! Materialized message facts: `message_facts`, `campaign_targets`,
+//! `message_events` and `campaign_metrics` kept as Parquet next to the event
+//! table, brought to each version a commit makes. After appends only the
+//! rows of the campaigns and messages the new events belong to are built
+//! again (see `keys`), or failing that the slices of campaigns they fall in;
+//! the other files are the previous version's, linked.
 //!
 //! Every metric reads the message fact table, and building it is one grouped
 //! pass over all events with a dozen aggregates, the most expensive step of
@@ -36,8 +38,10 @@ use crate::session::{leased, register_table};
 mod keys;
 
 /// The materialized tables: name, defining query, sort order. Each reads
-/// only the ones before it.
-fn tables() -> [(&'static str, String, &'static str); 3] {
+/// only the ones before it. `campaign_metrics` is one row per campaign: a
+/// scheduled job that asks for every campaign reads those rows, not every
+/// message.
+fn tables() -> [(&'static str, String, &'static str); 4] {
     [
         (
             "message_facts",
@@ -54,6 +58,11 @@ fn tables() -> [(&'static str, String, &'static str); 3] {
             sql::message_events(),
             "campaign_id, occurred_at",
         ),
+        (
+            "campaign_metrics",
+            sendlens_metrics::views::campaign_metrics(),
+            "campaign_id",
+        ),
     ]
 }
 
@@ -65,6 +74,11 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 /// Rows per row group: small enough that one campaign's rows are a few row
 /// groups of the file, which is sorted by campaign.
 const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+/// Rows per page: the page index then picks one campaign's few days out of
+/// a row group, a few thousand rows, not the tens of thousands that pages
+/// of the default size hold.
+const PAGE_ROWS: usize = 4 * 1024;
 
 fn facts_dir(ws: &Workspace) -> PathBuf {
     ws.state_dir().join("facts")
@@ -96,7 +110,7 @@ pub fn current(ws: &Workspace, table: &DeltaTable) -> Option<PathBuf> {
 }
 
 /// Register the materialized tables (`message_facts`, `campaign_targets`,
-/// `message_events`) when they match the table; returns whether they did.
+/// `message_events`, `campaign_metrics`) when they match the table; returns whether they did.
 /// The tables hold `lease` (which names their folder), so that no refresh
 /// removes the folder while the session may read it.
 pub async fn register_current(
@@ -640,6 +654,7 @@ async fn build_slice(
         let mut options = TableParquetOptions::default();
         options.global.max_row_group_size = ROW_GROUP_ROWS;
         options.global.compression = Some("zstd(1)".into());
+        options.global.data_page_row_count_limit = PAGE_ROWS;
         let df = ctx
             .sql(&format!("SELECT * FROM ({query}) ORDER BY {order}"))
             .await?;
