@@ -283,11 +283,11 @@ async fn build_slices(
         None => None,
     };
     for (number, slice) in slices.iter().enumerate() {
-        if let (Some(base), Some(touched)) = (base, &touched) {
-            if !touched[number] {
-                link_slice(&base.dir, tmp, number)?;
-                continue;
-            }
+        if let (Some(base), Some(touched)) = (base, &touched)
+            && !touched[number]
+        {
+            link_slice(&base.dir, tmp, number)?;
+            continue;
         }
         build_slice_into(table, cached.clone(), slice.as_deref(), number, tmp).await?;
     }
