@@ -632,7 +632,13 @@ async fn build_slice(
     slice: Option<&str>,
     dir: &Path,
 ) -> Result<()> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new());
+    let mut config = SessionConfig::new();
+    // One file per table: sorted output dealt round-robin into several
+    // files would give each file every campaign's range, and a query of one
+    // campaign could prune none of them.
+    config.options_mut().execution.minimum_parallel_output_files =
+        datafusion::common::config::ConfigNonZeroUsize::try_new(1)?;
+    let ctx = SessionContext::new_with_config(config);
     match cached {
         Some(events) => {
             ctx.register_table(EVENTS_TABLE, events)?;
