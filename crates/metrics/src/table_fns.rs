@@ -95,6 +95,16 @@ async fn table_identities(state: &SessionState) -> Result<Vec<usize>> {
     Ok(ids)
 }
 
+/// The session a table function plans in.
+fn session_state(session: &dyn Session) -> Result<&SessionState> {
+    session
+        .as_any()
+        .downcast_ref::<SessionState>()
+        .ok_or_else(|| {
+            DataFusionError::Internal("sendlens table functions need a SessionState".into())
+        })
+}
+
 /// A table whose rows are a SQL query, planned when scanned.
 #[derive(Debug)]
 pub struct SqlTable {
@@ -192,12 +202,7 @@ impl TableProvider for SqlTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = state
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| {
-                DataFusionError::Internal("sendlens table functions need a SessionState".into())
-            })?;
+        let state = session_state(state)?;
         let plan = match &self.bound {
             Some((params, plans)) => self.plan_bound(state, params, plans).await?,
             None => {
@@ -552,10 +557,17 @@ impl SendlensTableFunction {
     }
 }
 
+/// The rows of one campaign. `IS NOT NULL` changes no answer: it lets the
+/// scans skip the row groups of rows without a campaign, whose statistics
+/// have no bounds, which the comparison alone does not rule out.
+fn campaign_scope(campaign: &str) -> String {
+    format!("campaign_id IS NOT NULL AND campaign_id = {campaign}")
+}
+
 /// SQL of the campaign page and its series; `campaign` is SQL: a quoted
 /// literal or a placeholder.
 pub fn campaign_sql(kind: Kind, campaign: &str, range: &Range) -> String {
-    let scope = format!("campaign_id = {campaign}");
+    let scope = campaign_scope(campaign);
     let tzl = lit(&range.tz);
     match kind {
         Kind::Treatments => format!(
@@ -648,7 +660,7 @@ pub fn all_sql(kind: Kind, range: &Range) -> String {
 
 /// SQL of the runs table; `campaign` is SQL, as in [`campaign_sql`].
 pub fn runs_sql(campaign: &str, range: Option<&Range>) -> String {
-    let scope = format!("campaign_id = {campaign}");
+    let scope = campaign_scope(campaign);
     format!(
         "SELECT * FROM ({}) ORDER BY run_started_at, run_id",
         sql::metrics(&scope, range, &[Dim::shared("run_id")], true)
@@ -665,12 +677,7 @@ impl SendlensTableFunction {
             .sample
             .as_ref()
             .ok_or_else(|| DataFusionError::Internal(format!("{} has no schema", self.name)))?;
-        let state = session
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| {
-                DataFusionError::Internal("sendlens table functions need a SessionState".into())
-            })?;
+        let state = session_state(session)?;
         // The call is synchronous and the SQL planner is not. Planning looks
         // up tables in the session's catalog and does no I/O of its own, so
         // the future completes without waiting on the runtime.

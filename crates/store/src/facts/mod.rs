@@ -156,11 +156,15 @@ pub async fn register_current(
 const SLICE_EVENTS: u64 = 1 << 19;
 
 fn slice_events() -> u64 {
-    std::env::var("SENDLENS_FACTS_SLICE_EVENTS")
+    positive_from_env("SENDLENS_FACTS_SLICE_EVENTS").unwrap_or(SLICE_EVENTS)
+}
+
+/// A positive number from the environment variable `name`, if it holds one.
+fn positive_from_env<T: std::str::FromStr + Default + PartialOrd>(name: &str) -> Option<T> {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(SLICE_EVENTS)
+        .filter(|n| *n > T::default())
 }
 
 /// Rebuild the facts for the table's current version (nothing to do when they
@@ -324,11 +328,7 @@ async fn build_slice_into(
 const SLICE_FILES: usize = 16;
 
 fn slice_files() -> usize {
-    std::env::var("SENDLENS_FACTS_SLICE_FILES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(SLICE_FILES)
+    positive_from_env("SENDLENS_FACTS_SLICE_FILES").unwrap_or(SLICE_FILES)
 }
 
 /// Build again, whole, the slices whose files updates by key have made
