@@ -275,10 +275,7 @@ async fn answers(ctx: &datafusion::prelude::SessionContext) -> datafusion::error
          sum(unique_opens) AS opens FROM campaign_metrics",
         "SELECT count(*) AS n FROM campaign_targets",
     ] {
-        let batches = ctx.sql(sql).await?.collect().await?;
-        out.push_str(
-            &datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string(),
-        );
+        out.push_str(&crate::support::answer_text(ctx, sql).await?);
     }
     Ok(out)
 }

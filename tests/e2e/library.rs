@@ -73,12 +73,8 @@ fn table_functions_called_again_in_one_session_answer_for_their_own_arguments() 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = sendlens_store::Workspace::open(&ws.path()).unwrap();
     let text = |ctx: &datafusion::prelude::SessionContext, sql: &str| {
-        let batches = rt
-            .block_on(async { ctx.sql(sql).await?.collect().await })
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-            .unwrap()
-            .to_string()
+        rt.block_on(crate::support::answer_text(ctx, sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     };
     let shared = rt.block_on(sendlens_store::open_session(&store)).unwrap();
     let picks = text(

@@ -283,3 +283,12 @@ pub fn to_firehose_parquet(json_lines: &[u8], out: &Path, rows_per_group: usize)
     }
     w.close().unwrap();
 }
+
+/// A query's answer in a session, as an aligned text table.
+pub async fn answer_text(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+) -> datafusion::error::Result<String> {
+    let batches = ctx.sql(sql).await?.collect().await?;
+    Ok(datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
+}

@@ -28,7 +28,7 @@ use datafusion::logical_expr::{Expr, col, lit, when};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 use deltalake::DeltaTable;
 use futures::StreamExt;
 use sendlens_metrics::EVENTS_TABLE;
@@ -201,10 +201,9 @@ pub(super) async fn update(
     version: u64,
     to: &Path,
 ) -> Result<Option<()>> {
-    let mut config = SessionConfig::new();
-    // Read the few rows of the picked keys, not every column of every row.
-    config.options_mut().execution.parquet.pushdown_filters = true;
-    let ctx = SessionContext::new_with_config(config);
+    // sendlens's session settings: filters pushed into the Parquet scan read
+    // the few rows of the picked keys, not every column of every row.
+    let ctx = sendlens_metrics::session_context();
     sendlens_metrics::register_functions(&ctx);
     if added.is_empty() {
         // Rewrites only (optimize): every row stands.
