@@ -28,7 +28,28 @@ fn keep_freed_memory() {
     }
     // SAFETY: mimalloc's option calls take plain integers and may be made at
     // any time.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+    unsafe {
+        let _ = KEPT_PURGE_DELAY.set(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY));
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1)
+    }
+}
+
+/// The purge delay [`keep_freed_memory`] replaced.
+static KEPT_PURGE_DELAY: std::sync::OnceLock<std::ffi::c_long> = std::sync::OnceLock::new();
+
+/// After ingest's commit, before its facts refresh: the memory the ingest
+/// kept goes back to the kernel, and freed memory goes back as usual again.
+/// The refresh allocates differently, and would otherwise add its own peak
+/// on top of what the ingest kept: at 10 M events, 1,106 MB for the whole
+/// command against 896 MB for the ingest and 832 MB for the refresh alone.
+fn return_freed_memory() {
+    if let Some(delay) = KEPT_PURGE_DELAY.get() {
+        // SAFETY: as above; `mi_collect` may be called at any time.
+        unsafe {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, *delay);
+            libmimalloc_sys::mi_collect(true);
+        }
+    }
 }
 
 /// For ingest: no transparent huge pages. Ingest touches a few hundred MB
@@ -121,7 +142,7 @@ fn main() -> ExitCode {
         Command::Ingest(a) => {
             keep_freed_memory();
             no_huge_pages();
-            commands::ingest::run(&workspace, a)
+            commands::ingest::run(&workspace, a, return_freed_memory)
         }
         Command::Sql(a) => return shell(&workspace, a.into()),
         Command::Metrics(a) => commands::metrics::run(&workspace, a),

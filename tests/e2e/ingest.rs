@@ -38,7 +38,15 @@ fn reingest_stores_nothing_and_keeps_the_version() {
     generate(&input, 3_000, 3);
     let first = ws.ingest(&[&input]);
     let version = ws.table_version();
-    let again = ws.ingest(&[&input]);
+    // The sources ledger passes over every file, unread.
+    let passed = ws.ingest(&[&input]);
+    assert_eq!(passed["files"], 0, "{passed}");
+    assert_eq!(passed["records"], 0, "{passed}");
+    assert_eq!(passed["skipped"], first["files"], "{passed}");
+    assert_eq!(ws.table_version(), version, "nothing read, no commit");
+    // Read again, every record is a duplicate or rejected again.
+    let again = ws.ingest_with(&["--rescan"], &[&input]);
+    assert_eq!(again["files"], first["files"], "{again}");
     assert_eq!(again["stored"], 0, "{again}");
     assert_eq!(
         again["duplicates"],
@@ -65,7 +73,7 @@ fn duplicates_across_ingests_are_stored_once() {
     // Both files, one of them already stored, plus a copy of it in another file.
     let copy = ws.scratch("copy").join("again.json");
     std::fs::copy(&a, &copy).unwrap();
-    let s2 = ws.ingest(&[&a, &b, &copy]);
+    let s2 = ws.ingest_with(&["--rescan"], &[&a, &b, &copy]);
     assert_eq!(s2["records"], 3);
     assert_eq!(s2["stored"], 1);
     assert_eq!(s2["duplicates"], 2);
@@ -237,4 +245,35 @@ fn a_folder_that_is_not_a_workspace_says_how_to_make_one() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("sendlens init"), "{err}");
+}
+
+#[test]
+fn an_ingest_of_a_growing_folder_reads_only_new_and_changed_files() {
+    let ws = Ws::new();
+    let input = ws.scratch("in");
+    let a = input.join("a.json");
+    let click = std::fs::read(aws_fixture("pinpoint-email-click.json")).unwrap();
+    let sms = std::fs::read(aws_fixture("pinpoint-sms-success.json")).unwrap();
+    std::fs::write(&a, &click).unwrap();
+    let first = ws.ingest(&[&input]);
+    assert_eq!(
+        (first["files"].as_u64(), first["stored"].as_u64()),
+        (Some(1), Some(1))
+    );
+    // A new file: only it is read.
+    std::fs::write(input.join("b.json"), &sms).unwrap();
+    let second = ws.ingest(&[&input]);
+    assert_eq!(second["files"], 1, "{second}");
+    assert_eq!(second["skipped"], 1, "{second}");
+    assert_eq!(second["stored"], 1, "{second}");
+    // A file that changed (another size, another time) is read again whole.
+    let mut both = click.clone();
+    both.extend_from_slice(b"\n");
+    both.extend_from_slice(&sms);
+    std::fs::write(&a, &both).unwrap();
+    let third = ws.ingest(&[&input]);
+    assert_eq!(third["files"], 1, "{third}");
+    assert_eq!(third["records"], 2, "{third}");
+    assert_eq!(third["duplicates"], 2, "{third}");
+    assert_eq!(ws.count("SELECT COUNT(*) FROM events"), 2);
 }

@@ -11,5 +11,6 @@ mod metrics;
 mod parquet_input;
 mod pii;
 mod reports;
+mod s3;
 mod shell;
 mod slt;

@@ -76,8 +76,14 @@ impl Ws {
 
     /// Ingest and return the machine-readable summary.
     pub fn ingest(&self, paths: &[&Path]) -> Value {
+        self.ingest_with(&[], paths)
+    }
+
+    /// [`Ws::ingest`] with more options (`--rescan`, ...).
+    pub fn ingest_with(&self, options: &[&str], paths: &[&Path]) -> Value {
         let ws = self.path();
         let mut args = vec!["--workspace", ws.to_str().unwrap(), "ingest", "--json"];
+        args.extend_from_slice(options);
         for p in paths {
             args.push(p.to_str().unwrap());
         }

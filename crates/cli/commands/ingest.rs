@@ -9,9 +9,15 @@ use sendlens_store::{IngestOptions, IngestProgress, IngestSummary, Workspace, in
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Files or folders (read recursively); gzip and Parquet are detected.
-    #[arg(required = true, value_name = "PATH")]
+    /// Files, folders (read recursively) or `s3://bucket/prefix/` URLs;
+    /// gzip and Parquet are detected. Inputs an earlier ingest read, as
+    /// they are now, are passed over.
+    #[arg(required = true, value_name = "PATH|URL")]
     pub paths: Vec<PathBuf>,
+    /// Read every input again, also those read before (de-duplication
+    /// stores nothing twice).
+    #[arg(long)]
+    pub rescan: bool,
     /// Decoding threads (default: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -28,7 +34,8 @@ pub struct Args {
     pub no_refresh: bool,
 }
 
-pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
+/// `before_refresh` runs between the commit and the facts refresh.
+pub fn run(workspace: &Path, args: Args, before_refresh: fn()) -> anyhow::Result<()> {
     let ws = Workspace::open(workspace)?;
     let rt = super::runtime()?;
     let progress = Arc::new(IngestProgress::default());
@@ -36,9 +43,17 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         .then(|| spawn_bar(progress.clone()));
     let opts = IngestOptions {
         threads: args.threads,
-        no_refresh: args.no_refresh,
+        // The refresh follows below, after `before_refresh`.
+        no_refresh: true,
+        rescan: args.rescan,
     };
-    let result = ingest(&ws, &args.paths, &opts, &progress, rt.handle());
+    let mut result = ingest(&ws, &args.paths, &opts, &progress, rt.handle());
+    if let Ok(summary) = &mut result
+        && !args.no_refresh
+    {
+        before_refresh();
+        summary.facts_error = rt.block_on(sendlens_store::facts::refresh_after_commit(&ws));
+    }
     if let Some((bar, stop)) = bar {
         stop.store(true, Ordering::Relaxed);
         bar.finish_and_clear();
@@ -56,6 +71,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
 pub fn summary_json(s: &IngestSummary) -> serde_json::Value {
     serde_json::json!({
         "files": s.files,
+        "skipped": s.skipped,
         "records": s.records,
         "stored": s.stored,
         "duplicates": s.duplicates,
@@ -78,6 +94,13 @@ pub fn print_summary(s: &IngestSummary) {
         secs,
         s.records as f64 / secs
     );
+    if s.skipped > 0 {
+        println!(
+            "Passed over {} {} read before, unchanged (--rescan reads them again)",
+            s.skipped,
+            if s.skipped == 1 { "input" } else { "inputs" }
+        );
+    }
     println!("  stored     {:>12}", s.stored);
     println!("  duplicate  {:>12}", s.duplicates);
     println!("  rejected   {:>12}", s.rejected);

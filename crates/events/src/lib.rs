@@ -35,7 +35,7 @@ pub use batch::EventBatchBuilder;
 pub use decode::{DecodeError, DecodeOptions, decode_record};
 pub use event::{Event, SourceFormat};
 pub use pii::{PiiPolicy, PiiScrubber};
-pub use source::{RecordSource, Reject, SourceItem, open_source};
+pub use source::{RecordSource, Reject, SourceItem, open_object, open_source};
 
 #[cfg(test)]
 mod fixture_tests;

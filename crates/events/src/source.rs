@@ -2,9 +2,10 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use bytes::Bytes;
 use datafusion::arrow::json::LineDelimitedWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::{
@@ -12,6 +13,7 @@ use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::errors::{ParquetError, Result as ParquetResult};
+use datafusion::parquet::file::reader::{ChunkReader, Length};
 
 use crate::guard::guarded;
 use crate::gzip::Gzip;
@@ -87,37 +89,45 @@ enum Kind {
 /// Open `path`, detecting gzip and Parquet by their magic bytes.
 pub fn open_source(path: &Path) -> RecordSource {
     let display = path.display().to_string();
-    let unreadable = |msg: String| RecordSource {
-        path: display.clone(),
-        kind: Kind::Unreadable(Some(msg)),
-        is_parquet: false,
-    };
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => return unreadable(format!("cannot open file: {e}")),
-    };
+    match File::open(path) {
+        Ok(file) => {
+            let size = file.metadata().ok().map(|m| m.len());
+            open_body(display, Body::File(file), size)
+        }
+        Err(e) => RecordSource::unreadable(display, format!("cannot open file: {e}")),
+    }
+}
+
+/// The records of an object read whole into memory (an object store's
+/// object), named `name` in rejections; formats are detected as for files.
+pub fn open_object(name: &str, data: Bytes) -> RecordSource {
+    let size = Some(data.len() as u64);
+    open_body(name.to_string(), Body::Memory(Cursor::new(data)), size)
+}
+
+fn open_body(display: String, mut body: Body, size: Option<u64>) -> RecordSource {
     let mut magic = [0u8; 4];
-    let n = read_prefix(&mut file, &mut magic);
-    if let Err(e) = file.seek(SeekFrom::Start(0)) {
-        return unreadable(format!("cannot read file: {e}"));
+    let n = read_prefix(&mut body, &mut magic);
+    if let Err(e) = body.seek(SeekFrom::Start(0)) {
+        return RecordSource::unreadable(display, format!("cannot read file: {e}"));
     }
     if n == 4 && &magic == b"PAR1" {
-        return match ParquetRows::open(file) {
+        return match ParquetRows::open(body) {
             Ok(rows) => RecordSource {
                 path: display,
                 kind: Kind::Parquet(rows),
                 is_parquet: true,
             },
-            Err(e) => unreadable(format!(
-                "unreadable Parquet file: {e} (its footer says nothing of its rows)"
-            )),
+            Err(e) => RecordSource::unreadable(
+                display,
+                format!("unreadable Parquet file: {e} (its footer says nothing of its rows)"),
+            ),
         };
     }
     let reader: Box<dyn Fill + Send> = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
-        let size = file.metadata().ok().map(|m| m.len());
-        Box::new(Gzip::new(file, size))
+        Box::new(Gzip::new(body, size))
     } else {
-        Box::new(Plain(file))
+        Box::new(Plain(body))
     };
     RecordSource {
         path: display,
@@ -126,7 +136,7 @@ pub fn open_source(path: &Path) -> RecordSource {
     }
 }
 
-fn read_prefix(f: &mut File, buf: &mut [u8]) -> usize {
+fn read_prefix(f: &mut impl Read, buf: &mut [u8]) -> usize {
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..]) {
@@ -137,7 +147,75 @@ fn read_prefix(f: &mut File, buf: &mut [u8]) -> usize {
     n
 }
 
+/// An input's bytes: a file, or an object already in memory.
+enum Body {
+    File(File),
+    Memory(Cursor<Bytes>),
+}
+
+impl Body {
+    fn try_clone(&self) -> std::io::Result<Body> {
+        Ok(match self {
+            Body::File(f) => Body::File(f.try_clone()?),
+            Body::Memory(c) => Body::Memory(Cursor::new(c.get_ref().clone())),
+        })
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Body::File(f) => f.read(buf),
+            Body::Memory(c) => c.read(buf),
+        }
+    }
+}
+
+impl Seek for Body {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        match self {
+            Body::File(f) => f.seek(pos),
+            Body::Memory(c) => c.seek(pos),
+        }
+    }
+}
+
+impl Length for Body {
+    fn len(&self) -> u64 {
+        match self {
+            Body::File(f) => f.len(),
+            Body::Memory(c) => c.get_ref().len() as u64,
+        }
+    }
+}
+
+impl ChunkReader for Body {
+    type T = Box<dyn Read + Send>;
+
+    fn get_read(&self, start: u64) -> ParquetResult<Self::T> {
+        Ok(match self {
+            Body::File(f) => Box::new(f.get_read(start)?),
+            Body::Memory(c) => Box::new(c.get_ref().get_read(start)?),
+        })
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> ParquetResult<Bytes> {
+        match self {
+            Body::File(f) => f.get_bytes(start, length),
+            Body::Memory(c) => c.get_ref().get_bytes(start, length),
+        }
+    }
+}
+
 impl RecordSource {
+    fn unreadable(path: String, reason: String) -> RecordSource {
+        RecordSource {
+            path,
+            kind: Kind::Unreadable(Some(reason)),
+            is_parquet: false,
+        }
+    }
+
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -301,7 +379,7 @@ enum Rows {
 /// row would mean skipping over broken data, and the Parquet reader can
 /// loop forever on that.)
 struct ParquetRows {
-    file: File,
+    file: Body,
     meta: ArrowReaderMetadata,
     /// Row groups to read, by index.
     groups: VecDeque<usize>,
@@ -333,7 +411,7 @@ fn reading<T>(f: impl FnOnce() -> ParquetResult<T>) -> ParquetResult<T> {
 }
 
 impl ParquetRows {
-    fn open(file: File) -> Result<ParquetRows, String> {
+    fn open(file: Body) -> Result<ParquetRows, String> {
         let meta = reading(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()))
             .map_err(|e| e.to_string())?;
         let groups = (0..meta.metadata().num_row_groups()).collect();

@@ -1,5 +1,6 @@
 //! `sendlens.toml`: what a workspace is configured with.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use sendlens_events::{DecodeOptions, PiiPolicy};
@@ -15,6 +16,10 @@ pub struct Config {
     pub time: TimeConfig,
     pub ses: SesConfig,
     pub pii: PiiConfig,
+    /// Object store settings (delta-rs and `object_store` option names,
+    /// such as `aws_region`, `aws_endpoint` or `aws_allow_http`): they
+    /// override the AWS environment for inputs in S3.
+    pub storage: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,6 +79,9 @@ const TEMPLATE_HEADER: &str = "\
 # [pii] policy: what ingest does with email addresses, phone numbers and IP
 #   addresses: \"keep\" them, \"hash\" them with this workspace's salt, or \"drop\" them.
 #   It applies to records ingested after the change.
+# [storage] settings for s3:// inputs that override the AWS environment
+#   (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, ...), e.g.
+#   aws_region = \"eu-west-1\", aws_endpoint = \"http://127.0.0.1:9000\".
 
 ";
 

@@ -10,8 +10,8 @@
 //! and running it again stores what is missing.
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -30,18 +30,21 @@ use sendlens_events::guard::guarded;
 use sendlens_events::hash::{IdentityKey, Scratch, record_identity};
 use sendlens_events::scan::split_records;
 use sendlens_events::schema::EVENT_DATE;
-use sendlens_events::source::list_inputs;
+use sendlens_events::source::{Inputs, list_inputs};
 use sendlens_events::split::{CHUNK_BYTES, Chunk};
 use sendlens_events::{
-    DecodeOptions, Event, EventBatchBuilder, PiiScrubber, Reject, SourceFormat, SourceItem,
-    decode_record, open_source,
+    DecodeOptions, Event, EventBatchBuilder, PiiScrubber, RecordSource, Reject, SourceFormat,
+    SourceItem, decode_record, open_object, open_source,
 };
 use serde_json::json;
 use tokio::runtime::Handle;
+use tokio::sync::mpsc;
 
 use crate::dedupe::DedupeIndex;
 use crate::error::{Error, Result};
+use crate::objects;
 use crate::rejects::RejectWriter;
+use crate::sources::{self, Source};
 use crate::table::{self, files_by_date};
 use crate::workspace::Workspace;
 
@@ -64,6 +67,9 @@ pub struct IngestOptions {
     /// missing from the events until a later refresh (bulk loads that
     /// ingest many times in a row).
     pub no_refresh: bool,
+    /// Read every input, also those the sources ledger lists as read
+    /// before (de-duplication keeps that safe).
+    pub rescan: bool,
 }
 
 /// Live counters, for a progress display.
@@ -80,6 +86,8 @@ pub struct IngestProgress {
 #[derive(Debug, Clone, Default)]
 pub struct IngestSummary {
     pub files: u64,
+    /// Inputs passed over because an earlier ingest read them as they are.
+    pub skipped: u64,
     pub records: u64,
     pub stored: u64,
     pub duplicates: u64,
@@ -113,11 +121,15 @@ struct WorkerTotals {
     bytes: u64,
     adds: Vec<Add>,
     warnings: Vec<String>,
+    /// Objects read, as they were read (for the sources ledger).
+    sources: Vec<Source>,
 }
 
 struct Shared<'a> {
     files: &'a [PathBuf],
     next: AtomicUsize,
+    /// Objects, read ahead, after the files.
+    objects: Mutex<Option<mpsc::Receiver<objects::Read>>>,
     dedupe: DedupeIndex,
     rejects: Mutex<RejectWriter>,
     decode: DecodeOptions,
@@ -157,15 +169,22 @@ fn ingest_and_commit(
     let started = Instant::now();
     let _lock = ws.lock()?;
     let scrubber = ws.pii_scrubber()?;
-    let inputs =
-        list_inputs(paths).map_err(|e| Error::Other(format!("cannot list inputs: {e}")))?;
-    let files = inputs.files;
+    let (urls, local): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+        .iter()
+        .partition(|p| p.to_str().is_some_and(objects::is_object_url));
+    let local: Vec<PathBuf> = local.into_iter().cloned().collect();
+    let inputs = if local.is_empty() {
+        Inputs::default()
+    } else {
+        list_inputs(&local).map_err(|e| Error::Other(format!("cannot list inputs: {e}")))?
+    };
     let skipped: Vec<String> = inputs
         .skipped
         .iter()
         .map(|s| scrubber.scrub_text(s).into_owned())
         .collect();
-    if files.is_empty() {
+    let listed = rt.block_on(list_objects(ws, &urls))?;
+    if inputs.files.is_empty() && listed.iter().all(|(_, o)| o.is_empty()) {
         return Err(Error::Other(format!(
             "no input files found in {}{}",
             paths
@@ -180,18 +199,40 @@ fn ingest_and_commit(
             }
         )));
     }
+    let found = inputs.files.len() + listed.iter().map(|(_, o)| o.len()).sum::<usize>();
+    let (files, file_ledger, listed) = unseen(ws, opts, inputs.files, listed)?;
+    let object_count: usize = listed.iter().map(|(_, o)| o.len()).sum();
+    let passed_over = (found - files.len() - object_count) as u64;
+    if files.is_empty() && object_count == 0 {
+        return Ok(IngestSummary {
+            skipped: passed_over,
+            warnings: skipped,
+            elapsed: started.elapsed(),
+            ..IngestSummary::default()
+        });
+    }
     progress
         .files_total
-        .store(files.len() as u64, Ordering::Relaxed);
+        .store((files.len() + object_count) as u64, Ordering::Relaxed);
 
     let mut table = rt.block_on(ws.open_table())?;
     table::check_identity_scheme(&table)?;
     let by_date = rt.block_on(files_by_date(&table))?;
     let ingest_id = ingest_id();
     let tmp_rejects = ws.tmp_dir()?.join(format!("rejected-{ingest_id}.ndjson"));
+    // Objects are read ahead, bucket after bucket, while workers decode.
+    let (to_workers, from_reads) = mpsc::channel(1);
+    if object_count > 0 {
+        rt.spawn(async move {
+            for (bucket, objects) in listed {
+                objects::read_ahead(bucket, objects, to_workers.clone()).await;
+            }
+        });
+    }
     let shared = Shared {
         files: &files,
         next: AtomicUsize::new(0),
+        objects: Mutex::new((object_count > 0).then_some(from_reads)),
         dedupe: DedupeIndex::new(&ws.table_path(), by_date),
         rejects: Mutex::new(RejectWriter::new(tmp_rejects, scrubber.clone())),
         decode: ws.config().decode_options(),
@@ -205,7 +246,7 @@ fn ingest_and_commit(
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     }
-    .min(files.len())
+    .min(files.len() + object_count)
     .max(1);
 
     let results: Vec<Result<WorkerTotals>> = std::thread::scope(|s| {
@@ -226,10 +267,12 @@ fn ingest_and_commit(
         .map_err(|_| Error::Other("reject writer poisoned".into()))?;
 
     let mut summary = IngestSummary {
-        files: files.len() as u64,
+        files: (files.len() + object_count) as u64,
+        skipped: passed_over,
         warnings: skipped,
         ..IngestSummary::default()
     };
+    let mut ledger = file_ledger;
     let mut adds = Vec::new();
     let mut first_error = None;
     for r in results {
@@ -241,6 +284,7 @@ fn ingest_and_commit(
                 summary.bytes += t.bytes;
                 summary.warnings.extend(t.warnings);
                 adds.extend(t.adds);
+                ledger.extend(t.sources);
             }
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -268,6 +312,9 @@ fn ingest_and_commit(
         let version = rt.block_on(commit(&mut table, adds, metadata))?;
         summary.version = Some(version as i64);
     }
+    // Every record read is stored, a duplicate or rejected: its source is
+    // listed as read.
+    sources::record(ws, &ingest_id, &ledger)?;
     let final_path = ws.rejected_dir().join(format!("{ingest_id}.ndjson"));
     summary.rejected_file = rejects.finish(&final_path)?;
     summary.warnings.sort();
@@ -302,6 +349,76 @@ fn ingest_id() -> String {
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
         std::process::id()
     )
+}
+
+/// The objects under each URL, with their bucket's store.
+async fn list_objects(
+    ws: &Workspace,
+    urls: &[&PathBuf],
+) -> Result<Vec<(objects::Bucket, Vec<objects::Object>)>> {
+    let mut listed = Vec::new();
+    for url in urls {
+        let text = url.display().to_string();
+        let url = url::Url::parse(&text)
+            .map_err(|e| Error::Other(format!("{text} is not a valid URL: {e}")))?;
+        let bucket = objects::Bucket::open(&url, &ws.config().storage)?;
+        let objects = bucket.list(&url).await?;
+        listed.push((bucket, objects));
+    }
+    Ok(listed)
+}
+
+/// The files and objects no earlier ingest read as they are now (all of
+/// them with `rescan`), and the ledger entries of those files.
+#[allow(clippy::type_complexity)]
+fn unseen(
+    ws: &Workspace,
+    opts: &IngestOptions,
+    files: Vec<PathBuf>,
+    listed: Vec<(objects::Bucket, Vec<objects::Object>)>,
+) -> Result<(
+    Vec<PathBuf>,
+    Vec<Source>,
+    Vec<(objects::Bucket, Vec<objects::Object>)>,
+)> {
+    let seen = if opts.rescan {
+        HashSet::new()
+    } else {
+        sources::seen(ws)?
+    };
+    let (mut unread, mut ledger) = (Vec::new(), Vec::new());
+    for file in files {
+        let source = Source::of_file(&file);
+        if source.as_ref().is_some_and(|s| seen.contains(s)) {
+            continue;
+        }
+        unread.push(file);
+        ledger.extend(source);
+    }
+    let listed = listed
+        .into_iter()
+        .map(|(bucket, objects)| {
+            let unread = objects
+                .into_iter()
+                .filter(|o| {
+                    Source::of_object(&o.url, o.etag.as_deref(), o.size)
+                        .is_none_or(|s| !seen.contains(&s))
+                })
+                .collect();
+            (bucket, unread)
+        })
+        .collect();
+    Ok((unread, ledger, listed))
+}
+
+/// The next object read ahead, if any is left; its read's error, if it
+/// failed.
+fn next_object(shared: &Shared<'_>) -> Result<Option<(objects::Object, Result<bytes::Bytes>)>> {
+    let mut objects = shared
+        .objects
+        .lock()
+        .map_err(|_| Error::Other("object reader poisoned".into()))?;
+    Ok(objects.as_mut().and_then(|rx| rx.blocking_recv()))
 }
 
 /// Where a worker is: the file and the record it works on, so that an
@@ -344,7 +461,32 @@ fn worker(shared: &Shared<'_>, at: &mut Position) -> Result<WorkerTotals> {
         let Some(path) = shared.files.get(i) else {
             break;
         };
-        ingest_file(shared, path, &mut chunk, &mut sink, &mut totals, at)?;
+        let name = path.display().to_string();
+        let source = open_source(path);
+        ingest_source(
+            shared,
+            source,
+            &name,
+            &mut chunk,
+            &mut sink,
+            &mut totals,
+            at,
+        )?;
+        shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    while let Some((object, data)) = next_object(shared)? {
+        let source = open_object(&object.url, data?);
+        ingest_source(
+            shared,
+            source,
+            &object.url,
+            &mut chunk,
+            &mut sink,
+            &mut totals,
+            at,
+        )?;
+        let read = Source::of_object(&object.url, object.etag.as_deref(), object.size);
+        totals.sources.extend(read);
         shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
     sink.write_batch(shared, &[], &mut totals)?;
@@ -598,20 +740,18 @@ struct Record<'a> {
     offset: u64,
 }
 
-fn ingest_file(
+#[allow(clippy::too_many_arguments)]
+fn ingest_source(
     shared: &Shared<'_>,
-    path: &Path,
+    mut source: RecordSource,
+    name: &str,
     chunk: &mut Chunk,
     sink: &mut Sink,
     totals: &mut WorkerTotals,
     at: &mut Position,
 ) -> Result<()> {
-    let mut source = open_source(path);
     // A path may name a person too: it is stored (source_file) and shown.
-    let source_name = shared
-        .scrubber
-        .scrub_text(&path.display().to_string())
-        .into_owned();
+    let source_name = shared.scrubber.scrub_text(name).into_owned();
     at.file.clone_from(&source_name);
     let hint = source.is_parquet.then_some(SourceFormat::FirehoseParquet);
     let mut local_rejects: Vec<Reject> = Vec::new();

@@ -20,9 +20,11 @@ pub mod error;
 pub mod facts;
 pub mod ingest;
 pub mod maintenance;
+pub mod objects;
 pub mod readers;
 pub mod rejects;
 pub mod session;
+pub mod sources;
 pub mod table;
 pub mod workspace;
 

@@ -1,0 +1,380 @@
+//! Inputs in object storage, against a real S3-compatible server: `moto`
+//! in server mode, started on a free loopback port by each test. A
+//! `moto_server` on `PATH` is used; without one, the first test installs
+//! moto from PyPI into a virtualenv under cargo's target folder.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Ws, bin, files_under, generate, gzip, rejected_lines};
+
+/// A `moto_server` process on loopback, stopped when dropped.
+struct S3Server {
+    child: Child,
+    port: u16,
+}
+
+/// `moto_server` from `PATH`, or from a virtualenv the tests make once.
+fn moto_server() -> &'static Path {
+    static FOUND: OnceLock<PathBuf> = OnceLock::new();
+    FOUND.get_or_init(|| {
+        let on_path = Command::new("moto_server").arg("--help").output();
+        if on_path.is_ok_and(|o| o.status.success()) {
+            return PathBuf::from("moto_server");
+        }
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("moto-venv");
+        let server = venv.join("bin/moto_server");
+        if !server.exists() {
+            let made = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("python3 runs (moto, the S3 server of these tests, is a Python package)");
+            assert!(made.success(), "python3 -m venv {}", venv.display());
+            let installed = Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "moto[server]>=5.1,<6",
+                ])
+                .status()
+                .expect("pip runs");
+            assert!(
+                installed.success(),
+                "pip install 'moto[server]' (PyPI must be reachable)"
+            );
+        }
+        server
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl S3Server {
+    fn start() -> S3Server {
+        let port = free_port();
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let server = S3Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while request(port, "GET", "/", &[]).is_err() {
+            assert!(Instant::now() < deadline, "moto_server answers within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn put(&self, path: &str, body: &[u8]) {
+        let (status, text) = request(self.port, "PUT", path, body).unwrap();
+        assert_eq!(status, 200, "PUT {path}: {text}");
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One plain HTTP/1.1 request: status and body. moto checks no
+/// signature, but it reads the caller's account from the credential
+/// (without one, a request may not replace an object).
+fn request(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=sendlens-test/20261206/us-east-1/s3/aws4_request, \
+         SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    stream.write_all(body)?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, text))
+}
+
+/// sendlens with the AWS variables that point it at the server on `port`.
+fn sendlens(port: u16, args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "sendlens-test")
+        .env("AWS_SECRET_ACCESS_KEY", "sendlens-test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("sendlens runs")
+}
+
+fn ingest_json(port: u16, ws: &Ws, extra: &[&str]) -> Value {
+    let path = ws.path();
+    let mut args = vec!["-w", path.to_str().unwrap(), "ingest", "--json"];
+    args.extend_from_slice(extra);
+    let out = sendlens(port, &args);
+    crate::support::assert_success(&out, &args);
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(
+        summary["records"].as_u64().unwrap(),
+        summary["stored"].as_u64().unwrap()
+            + summary["duplicates"].as_u64().unwrap()
+            + summary["rejected"].as_u64().unwrap(),
+        "counts add up: {summary}"
+    );
+    summary
+}
+
+/// Upload every file under `dir` to `bucket` under `prefix`, by relative
+/// path.
+fn upload(server: &S3Server, dir: &Path, bucket: &str, prefix: &str) -> usize {
+    let files = files_under(dir);
+    for f in &files {
+        let key = f.strip_prefix(dir).unwrap().to_str().unwrap();
+        server.put(
+            &format!("/{bucket}/{prefix}{key}"),
+            &std::fs::read(f).unwrap(),
+        );
+    }
+    files.len()
+}
+
+const BROKEN: &[u8] = b"{\"event_type\":\"_email.send\",\"event_timestamp\":\n";
+
+#[test]
+fn ingest_from_s3_equals_local_and_reads_only_new_objects() {
+    let server = S3Server::start();
+    let port = server.port;
+    let local = Ws::new();
+    let input = local.scratch("in");
+    generate(&input, 3_000, 11);
+    std::fs::write(input.join("broken.json"), BROKEN).unwrap();
+    server.put("/exports", b"");
+    let uploaded = upload(&server, &input, "exports", "pinpoint/");
+    // Hidden keys are passed over, as hidden files in a folder are.
+    server.put("/exports/pinpoint/.staging/partial.json", BROKEN);
+
+    let remote = Ws::new();
+    let from_s3 = ingest_json(port, &remote, &["s3://exports/pinpoint/"]);
+    let from_disk = local.ingest(&[&input]);
+    for count in ["files", "records", "stored", "duplicates", "rejected"] {
+        assert_eq!(
+            from_s3[count], from_disk[count],
+            "{count}: {from_s3} vs {from_disk}"
+        );
+    }
+    assert_eq!(from_s3["files"].as_u64().unwrap(), uploaded as u64);
+    assert!(from_s3["stored"].as_u64().unwrap() > 2_000, "{from_s3}");
+    // The rejected record names the object it came from.
+    let rejected = rejected_lines(&remote);
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0]["source"], "s3://exports/pinpoint/broken.json");
+    // Every metric, whichever way the events came.
+    for view in [
+        "campaign_metrics",
+        "campaign_run_metrics",
+        "campaign_daily_metrics",
+        "application_metrics",
+        "transactional_email_metrics",
+    ] {
+        let sql = format!("SELECT * FROM {view} ORDER BY 1, 2");
+        assert_eq!(remote.query(&sql), local.query(&sql), "{view}");
+    }
+    let metrics = remote.query("SELECT count(*) AS n FROM campaign_metrics");
+    assert!(metrics[0]["n"].as_u64().unwrap() > 1, "{metrics:?}");
+
+    // Again: every object was read, none is.
+    let version = remote.table_version();
+    let again = ingest_json(port, &remote, &["s3://exports/pinpoint/"]);
+    assert_eq!(again["files"], 0, "{again}");
+    assert_eq!(
+        again["skipped"].as_u64().unwrap(),
+        uploaded as u64,
+        "{again}"
+    );
+    assert_eq!(remote.table_version(), version);
+
+    // A new object, and one replaced (its ETag moves): only those are read.
+    let extra = br#"{"event_type":"_email.open","event_timestamp":1764590400000,"arrival_timestamp":1764594000000,"application":{"app_id":"A1"},"client":{"client_id":"E-new"},"attributes":{"campaign_id":"C-new","campaign_activity_id":"R1","treatment_id":"0"},"facets":{"email_channel":{"mail_event":{"mail":{"message_id":"m-new"}}}}}"#;
+    server.put("/exports/pinpoint/late/new.json.gz", &gzip(extra));
+    server.put("/exports/pinpoint/broken.json", b"{}\n");
+    let newer = ingest_json(port, &remote, &["s3://exports/pinpoint/"]);
+    assert_eq!(newer["files"], 2, "{newer}");
+    assert_eq!(newer["stored"], 1, "{newer}");
+    assert_eq!(newer["rejected"], 1, "{newer}");
+    assert_eq!(
+        newer["skipped"].as_u64().unwrap(),
+        uploaded as u64 - 1,
+        "{newer}"
+    );
+
+    // --rescan reads everything again; de-duplication stores nothing twice.
+    let rescan = ingest_json(port, &remote, &["--rescan", "s3://exports/pinpoint/"]);
+    assert_eq!(
+        rescan["files"].as_u64().unwrap(),
+        uploaded as u64 + 1,
+        "{rescan}"
+    );
+    assert_eq!(rescan["stored"], 0, "{rescan}");
+    assert_eq!(rescan["skipped"], 0, "{rescan}");
+}
+
+/// A TCP relay to `port` that stops (closes every connection and refuses
+/// new ones) once `budget` bytes have come back from the server: the
+/// server going away in the middle of an ingest.
+fn relay(port: u16, budget: u64) -> (u16, Arc<AtomicBool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay_port = listener.local_addr().unwrap().port();
+    let down = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let flag = down.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            if flag.load(Ordering::SeqCst) {
+                drop(client);
+                continue;
+            }
+            let Ok(server) = TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut &c2, &mut &s2);
+                let _ = s2.shutdown(Shutdown::Write);
+            });
+            let (flag, sent) = (flag.clone(), sent.clone());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    let n = match (&server).read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if flag.load(Ordering::SeqCst)
+                        || sent.fetch_add(n as u64, Ordering::SeqCst) > budget
+                    {
+                        flag.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                    if (&client).write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = server.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    (relay_port, down)
+}
+
+#[test]
+fn a_server_that_goes_away_mid_ingest_leaves_the_table_at_its_last_commit() {
+    let server = S3Server::start();
+    let ws = Ws::new();
+    let input = ws.scratch("in");
+    generate(&input, 4_000, 12);
+    server.put("/exports", b"");
+    upload(&server, &input, "exports", "p/");
+    // Fail fast rather than retry for minutes.
+    let config = ws.path().join("sendlens.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "[storage]\n",
+        "[storage]\nmax_retries = \"1\"\nretry_timeout = \"2s\"\n",
+    );
+    assert!(text.contains("max_retries"), "{text}");
+    std::fs::write(&config, text).unwrap();
+    let before = ws.table_version();
+    let total: u64 = files_under(&input)
+        .iter()
+        .map(|f| f.metadata().unwrap().len())
+        .sum();
+
+    let (relay_port, down) = relay(server.port, total / 2);
+    let path = ws.path();
+    let args = [
+        "-w",
+        path.to_str().unwrap(),
+        "ingest",
+        "--json",
+        "s3://exports/p/",
+    ];
+    let out = sendlens(relay_port, &args);
+    assert!(
+        down.load(Ordering::SeqCst),
+        "the relay stopped mid-ingest: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "the ingest fails");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read s3://exports/p/") && stderr.contains("AWS_ENDPOINT_URL"),
+        "a clear error: {stderr}"
+    );
+    assert_eq!(ws.table_version(), before, "nothing committed");
+
+    // Straight to the server, the same ingest completes.
+    let done = ingest_json(server.port, &ws, &["s3://exports/p/"]);
+    assert_eq!(done["skipped"], 0, "{done}");
+    assert!(done["stored"].as_u64().unwrap() > 3_000, "{done}");
+    assert_eq!(ws.table_version(), before + 1);
+}
+
+#[test]
+fn an_object_replaced_after_its_listing_is_read_as_it_is_now() {
+    let server = S3Server::start();
+    server.put("/exports", b"");
+    server.put("/exports/p/a.json", b"first version\n");
+    let options = std::collections::BTreeMap::from(
+        [
+            ("aws_endpoint", format!("http://127.0.0.1:{}", server.port)),
+            ("aws_allow_http", "true".to_string()),
+            ("aws_access_key_id", "sendlens-test".to_string()),
+            ("aws_secret_access_key", "sendlens-test".to_string()),
+            ("aws_region", "us-east-1".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let url = url::Url::parse("s3://exports/p/").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bucket = sendlens_store::objects::Bucket::open(&url, &options).unwrap();
+    let mut listed = rt.block_on(bucket.list(&url)).unwrap();
+    assert_eq!(listed.len(), 1);
+    let mut object = listed.remove(0);
+    assert_eq!(object.url, "s3://exports/p/a.json");
+    let listed_etag = object.etag.clone();
+    assert!(listed_etag.is_some());
+
+    server.put("/exports/p/a.json", b"second, longer version\n");
+    let data = rt.block_on(bucket.read(&mut object)).unwrap();
+    assert_eq!(&data[..], b"second, longer version\n");
+    assert_ne!(object.etag, listed_etag, "the ETag read is recorded");
+    assert_eq!(object.size, data.len() as u64);
+}
