@@ -139,15 +139,7 @@ fn ingest_json(port: u16, ws: &Ws, extra: &[&str]) -> Value {
     args.extend_from_slice(extra);
     let out = sendlens(port, &args);
     crate::support::assert_success(&out, &args);
-    let summary: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
-    assert_eq!(
-        summary["records"].as_u64().unwrap(),
-        summary["stored"].as_u64().unwrap()
-            + summary["duplicates"].as_u64().unwrap()
-            + summary["rejected"].as_u64().unwrap(),
-        "counts add up: {summary}"
-    );
-    summary
+    crate::support::ingest_summary(&out.stdout)
 }
 
 /// Upload every file under `dir` to `bucket` under `prefix`, by relative

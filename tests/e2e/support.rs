@@ -87,16 +87,7 @@ impl Ws {
         for p in paths {
             args.push(p.to_str().unwrap());
         }
-        let out = run_ok(&args);
-        let summary: Value = serde_json::from_str(out.trim()).expect("JSON summary");
-        assert_eq!(
-            summary["records"].as_u64().unwrap(),
-            summary["stored"].as_u64().unwrap()
-                + summary["duplicates"].as_u64().unwrap()
-                + summary["rejected"].as_u64().unwrap(),
-            "counts add up: {summary}"
-        );
-        summary
+        ingest_summary(run_ok(&args).as_bytes())
     }
 
     /// Rows of a query, as JSON objects.
@@ -141,6 +132,19 @@ impl Ws {
             .max()
             .unwrap()
     }
+}
+
+/// `ingest --json`'s summary, whose counts must add up.
+pub fn ingest_summary(stdout: &[u8]) -> Value {
+    let summary: Value = serde_json::from_slice(stdout).expect("JSON summary");
+    assert_eq!(
+        summary["records"].as_u64().unwrap(),
+        summary["stored"].as_u64().unwrap()
+            + summary["duplicates"].as_u64().unwrap()
+            + summary["rejected"].as_u64().unwrap(),
+        "counts add up: {summary}"
+    );
+    summary
 }
 
 /// Generate a synthetic stream into `dir`.
