@@ -43,17 +43,11 @@ pub fn run(workspace: &Path, args: Args, before_refresh: fn()) -> anyhow::Result
         .then(|| spawn_bar(progress.clone()));
     let opts = IngestOptions {
         threads: args.threads,
-        // The refresh follows below, after `before_refresh`.
-        no_refresh: true,
+        no_refresh: args.no_refresh,
+        before_refresh: Some(before_refresh),
         rescan: args.rescan,
     };
-    let mut result = ingest(&ws, &args.paths, &opts, &progress, rt.handle());
-    if let Ok(summary) = &mut result
-        && !args.no_refresh
-    {
-        before_refresh();
-        summary.facts_error = rt.block_on(sendlens_store::facts::refresh_after_commit(&ws));
-    }
+    let result = ingest(&ws, &args.paths, &opts, &progress, rt.handle());
     if let Some((bar, stop)) = bar {
         stop.store(true, Ordering::Relaxed);
         bar.finish_and_clear();

@@ -67,6 +67,9 @@ pub struct IngestOptions {
     /// missing from the events until a later refresh (bulk loads that
     /// ingest many times in a row).
     pub no_refresh: bool,
+    /// Runs between the commit and the facts refresh (the binary hands
+    /// back the memory ingest kept, see its `return_freed_memory`).
+    pub before_refresh: Option<fn()>,
     /// Read every input, also those the sources ledger lists as read
     /// before (de-duplication keeps that safe).
     pub rescan: bool,
@@ -153,6 +156,9 @@ pub fn ingest(
 ) -> Result<IngestSummary> {
     let mut summary = ingest_and_commit(ws, paths, opts, progress, rt)?;
     if !opts.no_refresh {
+        if let Some(hook) = opts.before_refresh {
+            hook();
+        }
         summary.facts_error = rt.block_on(crate::facts::refresh_after_commit(ws));
     }
     Ok(summary)
@@ -352,10 +358,7 @@ fn ingest_id() -> String {
 }
 
 /// The objects under each URL, with their bucket's store.
-async fn list_objects(
-    ws: &Workspace,
-    urls: &[&PathBuf],
-) -> Result<Vec<(objects::Bucket, Vec<objects::Object>)>> {
+async fn list_objects(ws: &Workspace, urls: &[&PathBuf]) -> Result<Listed> {
     let mut listed = Vec::new();
     for url in urls {
         let text = url.display().to_string();
@@ -368,19 +371,17 @@ async fn list_objects(
     Ok(listed)
 }
 
+/// Objects to read, with the store of their bucket.
+type Listed = Vec<(objects::Bucket, Vec<objects::Object>)>;
+
 /// The files and objects no earlier ingest read as they are now (all of
 /// them with `rescan`), and the ledger entries of those files.
-#[allow(clippy::type_complexity)]
 fn unseen(
     ws: &Workspace,
     opts: &IngestOptions,
     files: Vec<PathBuf>,
-    listed: Vec<(objects::Bucket, Vec<objects::Object>)>,
-) -> Result<(
-    Vec<PathBuf>,
-    Vec<Source>,
-    Vec<(objects::Bucket, Vec<objects::Object>)>,
-)> {
+    listed: Listed,
+) -> Result<(Vec<PathBuf>, Vec<Source>, Listed)> {
     let seen = if opts.rescan {
         HashSet::new()
     } else {
@@ -400,10 +401,7 @@ fn unseen(
         .map(|(bucket, objects)| {
             let unread = objects
                 .into_iter()
-                .filter(|o| {
-                    Source::of_object(&o.url, o.etag.as_deref(), o.size)
-                        .is_none_or(|s| !seen.contains(&s))
-                })
+                .filter(|o| Source::of_object(o).is_none_or(|s| !seen.contains(&s)))
                 .collect();
             (bucket, unread)
         })
@@ -485,8 +483,7 @@ fn worker(shared: &Shared<'_>, at: &mut Position) -> Result<WorkerTotals> {
             &mut totals,
             at,
         )?;
-        let read = Source::of_object(&object.url, object.etag.as_deref(), object.size);
-        totals.sources.extend(read);
+        totals.sources.extend(Source::of_object(&object));
         shared.progress.files_done.fetch_add(1, Ordering::Relaxed);
     }
     sink.write_batch(shared, &[], &mut totals)?;

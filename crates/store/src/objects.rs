@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Once};
 
 use bytes::Bytes;
-use deltalake::ObjectStore;
 use deltalake::logstore::object_store::path::Path as ObjectPath;
 use deltalake::logstore::object_store::{self, GetOptions, ObjectStoreExt};
+use deltalake::{ObjectMeta, ObjectStore};
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::mpsc;
 use url::Url;
@@ -71,7 +71,6 @@ impl Bucket {
     /// begins with a dot are passed over, as hidden files in folders are.
     pub async fn list(&self, url: &Url) -> Result<Vec<Object>> {
         let prefix = url.path().trim_start_matches('/');
-        // A prefix that is one object's whole key names that object.
         let listed: Vec<_> = self
             .store
             .list(Some(&ObjectPath::from(prefix)))
@@ -81,22 +80,14 @@ impl Bucket {
         let mut objects: Vec<Object> = listed
             .into_iter()
             .filter(|m| !m.location.parts().any(|p| p.as_ref().starts_with('.')))
-            .map(|m| Object {
-                url: format!("{}/{}", self.root, m.location),
-                location: m.location,
-                etag: m.e_tag,
-                size: m.size,
-            })
+            .map(|m| self.object(m))
             .collect();
+        // A prefix that is one object's whole key names that object (a
+        // listing takes a prefix as a folder).
         if objects.is_empty() && !prefix.is_empty() && !prefix.ends_with('/') {
             let location = ObjectPath::from(prefix);
             if let Ok(m) = self.store.head(&location).await {
-                objects.push(Object {
-                    url: format!("{}/{}", self.root, m.location),
-                    location: m.location,
-                    etag: m.e_tag,
-                    size: m.size,
-                });
+                objects.push(self.object(m));
             }
         }
         objects.sort_by(|a, b| a.location.cmp(&b.location));
@@ -139,6 +130,15 @@ impl Bucket {
             "{} changed every time it was read; run the ingest again when its writer is done",
             object.url
         )))
+    }
+
+    fn object(&self, meta: ObjectMeta) -> Object {
+        Object {
+            url: format!("{}/{}", self.root, meta.location),
+            location: meta.location,
+            etag: meta.e_tag,
+            size: meta.size,
+        }
     }
 
     fn unreachable(&self, what: &str, e: &object_store::Error) -> Error {

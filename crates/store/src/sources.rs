@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{IoContext, Result};
+use crate::objects::Object;
 use crate::workspace::Workspace;
 
 /// One source as an ingest read it.
@@ -45,13 +46,13 @@ impl Source {
         })
     }
 
-    /// An object as it was read; `None` without an ETag (it cannot be told
-    /// apart from a new version of itself, so it is always read).
-    pub fn of_object(url: &str, etag: Option<&str>, size: u64) -> Option<Source> {
+    /// An object as listed or read; `None` without an ETag (it cannot be
+    /// told apart from a new version of itself, so it is always read).
+    pub fn of_object(object: &Object) -> Option<Source> {
         Some(Source {
-            source: url.to_string(),
-            size,
-            tag: etag?.to_string(),
+            source: object.url.clone(),
+            size: object.size,
+            tag: object.etag.clone()?,
         })
     }
 }

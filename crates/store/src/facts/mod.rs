@@ -155,10 +155,6 @@ pub async fn register_current(
 /// variable `SENDLENS_FACTS_SLICE_EVENTS` overrides it.
 const SLICE_EVENTS: u64 = 1 << 19;
 
-fn slice_events() -> u64 {
-    positive_from_env("SENDLENS_FACTS_SLICE_EVENTS").unwrap_or(SLICE_EVENTS)
-}
-
 /// Past this many events, slices are half as big: each slice's scan of the
 /// whole table holds more the bigger the table is. A full build at 10 M
 /// events peaked at 1,053 MB with slices of 512 Ki events and at 792 MB
@@ -293,7 +289,7 @@ async fn build_slices(
     let cached = match &touched {
         Some(touched) => {
             let count = touched.iter().filter(|t| **t).count() as u64;
-            if count > 0 && count * slice_events() <= CACHED_EVENTS {
+            if count > 0 && count * slice_events_for(0) <= CACHED_EVENTS {
                 Some(touched_events(table, &slices, touched).await?)
             } else {
                 None
