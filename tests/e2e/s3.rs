@@ -120,15 +120,22 @@ fn request(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<
     Ok((status, text))
 }
 
+/// The AWS variables that point a process at the server on `port`.
+fn aws_env(port: u16) -> [(&'static str, String); 5] {
+    [
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "sendlens-test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "sendlens-test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ]
+}
+
 /// sendlens with the AWS variables that point it at the server on `port`.
 fn sendlens(port: u16, args: &[&str]) -> Output {
     bin()
         .args(args)
-        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
-        .env("AWS_ALLOW_HTTP", "true")
-        .env("AWS_ACCESS_KEY_ID", "sendlens-test")
-        .env("AWS_SECRET_ACCESS_KEY", "sendlens-test")
-        .env("AWS_REGION", "us-east-1")
+        .envs(aws_env(port))
         .output()
         .expect("sendlens runs")
 }
@@ -369,4 +376,360 @@ fn an_object_replaced_after_its_listing_is_read_as_it_is_now() {
     assert_eq!(&data[..], b"second, longer version\n");
     assert_ne!(object.etag, listed_etag, "the ETag read is recorded");
     assert_eq!(object.size, data.len() as u64);
+}
+
+/// A workspace in the server's bucket `lake`, used as one host uses it:
+/// with a cache folder of its own.
+struct Lake {
+    port: u16,
+    url: String,
+    cache: PathBuf,
+}
+
+impl Lake {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = bin();
+        command
+            .args(["-w", &self.url])
+            .args(args)
+            .envs(aws_env(self.port))
+            .env("SENDLENS_CACHE_DIR", &self.cache);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("sendlens runs")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        crate::support::assert_success(&out, args);
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn query(&self, sql: &str) -> Vec<Value> {
+        self.ok(&["sql", "--format", "ndjson", "-c", sql])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("ndjson row"))
+            .collect()
+    }
+
+    /// Another host: the same workspace through another cache folder.
+    fn elsewhere(&self, cache: PathBuf) -> Lake {
+        Lake {
+            port: self.port,
+            url: self.url.clone(),
+            cache,
+        }
+    }
+}
+
+/// Keys under `prefix` in `bucket` (a ListObjectsV2 of the server).
+fn keys(server: &S3Server, bucket: &str, prefix: &str) -> Vec<String> {
+    let (status, text) = request(
+        server.port,
+        "GET",
+        &format!("/{bucket}?list-type=2&prefix={prefix}"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{text}");
+    text.split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split("</Key>").next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every view and materialized table of the extension, by name (not
+/// `events`, whose rows name their source files).
+fn view_names(ws: &Ws) -> Vec<String> {
+    ws.query(
+        "SELECT table_name FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_name <> 'events' ORDER BY table_name",
+    )
+    .iter()
+    .map(|r| r["table_name"].as_str().unwrap().to_string())
+    .collect()
+}
+
+/// Every view's rows (sorted), from a workspace in S3 and a local one.
+fn assert_same_views(lake: &Lake, local: &Ws, views: &[String], when: &str) {
+    let sorted = |rows: Vec<Value>| {
+        let mut rows: Vec<String> = rows.iter().map(Value::to_string).collect();
+        rows.sort();
+        rows
+    };
+    for view in views {
+        let sql = format!("SELECT * FROM {view}");
+        let rows = sorted(local.query(&sql));
+        assert_eq!(sorted(lake.query(&sql)), rows, "{view} ({when})");
+    }
+}
+
+#[test]
+fn a_workspace_in_s3_answers_every_command_as_a_local_one_does() {
+    let server = S3Server::start();
+    let local = Ws::new();
+    let input = local.scratch("in");
+    generate(&input, 3_000, 21);
+    std::fs::write(input.join("broken.json"), BROKEN).unwrap();
+    server.put("/exports", b"");
+    server.put("/lake", b"");
+    upload(&server, &input, "exports", "p/");
+    let lake = Lake {
+        port: server.port,
+        url: "s3://lake/team/ws".to_string(),
+        cache: local.scratch("cache-a"),
+    };
+
+    // init: the configuration, salt, table and report definitions in the
+    // bucket; the cache holds no events.
+    let made = lake.ok(&["init", "--time-zone", "UTC"]);
+    assert!(
+        made.contains("Created workspace s3://lake/team/ws/"),
+        "{made}"
+    );
+    let stored = keys(&server, "lake", "team/ws/");
+    for key in [
+        "team/ws/sendlens.toml",
+        "team/ws/.sendlens/salt",
+        "team/ws/events/_delta_log/00000000000000000000.json",
+        "team/ws/reports/campaign_page.toml",
+        "team/ws/queries/reports/campaign_page.sql",
+    ] {
+        assert!(stored.contains(&key.to_string()), "{key}: {stored:?}");
+    }
+    let again = lake.run(&["init"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already a sendlens workspace"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // ingest from S3 into S3, against the same files from a local folder.
+    let out = lake.ok(&["ingest", "--json", "s3://exports/p/"]);
+    let from_s3 = crate::support::ingest_summary(out.as_bytes());
+    let from_disk = local.ingest(&[&input]);
+    for count in ["files", "records", "stored", "duplicates", "rejected"] {
+        assert_eq!(from_s3[count], from_disk[count], "{count}");
+    }
+    assert_eq!(from_s3["rejected"], 1);
+    let rejected = from_s3["rejected_file"].as_str().unwrap();
+    assert!(
+        rejected.starts_with("s3://lake/team/ws/rejected/"),
+        "{rejected}"
+    );
+    assert_eq!(keys(&server, "lake", "team/ws/rejected/").len(), 1);
+    assert!(
+        !keys(&server, "lake", "team/ws/.sendlens/sources/").is_empty(),
+        "the sources ledger is in the bucket"
+    );
+
+    let views = view_names(&local);
+    assert!(views.len() > 25, "{views:?}");
+    assert!(views.contains(&"campaign_metrics".to_string()));
+    assert_same_views(&lake, &local, &views, "after ingest");
+
+    // A second host: no cache yet, the same answers, and the ledger in the
+    // bucket: nothing is read again.
+    let other = lake.elsewhere(local.scratch("cache-b"));
+    let sql = "SELECT * FROM campaign_metrics ORDER BY campaign_id";
+    assert_eq!(other.query(sql), local.query(sql));
+    let out = other.ok(&["ingest", "--json", "s3://exports/p/"]);
+    let repeat = crate::support::ingest_summary(out.as_bytes());
+    assert_eq!(repeat["files"], 0, "{repeat}");
+
+    // refresh, optimize and vacuum on the bucket's table; every view stays.
+    let refreshed = lake.ok(&["refresh"]);
+    assert!(!refreshed.is_empty());
+    let optimized = lake.ok(&["optimize"]);
+    assert!(optimized.contains("version"), "{optimized}");
+    lake.ok(&["vacuum", "--retain-days", "0"]);
+    assert_same_views(&lake, &local, &views, "after optimize and vacuum");
+
+    // A report from the bucket's definitions, its outputs to S3, one PUT
+    // a file: the same bytes as the local workspace's run.
+    let days = local.query("SELECT min(event_date) AS a, max(event_date) AS b FROM events");
+    let (from, to) = (
+        days[0]["a"].as_str().unwrap().to_string(),
+        days[0]["b"].as_str().unwrap().to_string(),
+    );
+    let run = [
+        "report",
+        "run",
+        "pinpoint_csv",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--format",
+        "csv",
+    ];
+    let mut remote_run = run.to_vec();
+    remote_run.extend(["--out", "s3://lake/outputs/"]);
+    let said = lake.ok(&remote_run);
+    assert!(said.contains("succeeded"), "{said}");
+    let local_path = local.path();
+    let mut local_run = vec!["-w", local_path.to_str().unwrap()];
+    local_run.extend(run);
+    crate::support::run_ok(&local_run);
+    let period = format!("{from}_{to}");
+    let written = files_under(&local.path().join("out/pinpoint_csv").join(&period));
+    assert!(!written.is_empty());
+    let objects = keys(&server, "lake", "outputs/");
+    assert_eq!(objects.len(), written.len(), "{objects:?}");
+    for file in written {
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let key = format!("outputs/pinpoint_csv/{period}/{name}");
+        assert!(objects.contains(&key), "{key}: {objects:?}");
+        let (status, body) = request(server.port, "GET", &format!("/lake/{key}"), &[]).unwrap();
+        assert_eq!(status, 200);
+        let local_text = std::fs::read_to_string(&file).unwrap();
+        assert!(body.ends_with(&local_text), "{key}");
+    }
+}
+
+#[test]
+fn writers_of_a_workspace_in_s3_take_turns_and_store_nothing_twice() {
+    let server = S3Server::start();
+    let scratch = Ws::new();
+    let input = scratch.scratch("in");
+    generate(&input, 3_000, 22);
+    server.put("/exports", b"");
+    server.put("/lake", b"");
+    upload(&server, &input, "exports", "p/");
+    let lake = Lake {
+        port: server.port,
+        url: "s3://lake/ws".to_string(),
+        cache: scratch.scratch("cache-a"),
+    };
+    lake.ok(&["init"]);
+
+    // A lock its holder renews stops a second writer, with who holds it.
+    let now = chrono::Utc::now().to_rfc3339();
+    let held = format!(r#"{{"host":"scheduler-1","pid":4242,"since":"{now}","renewed":"{now}"}}"#);
+    server.put("/lake/ws/.sendlens/lock", held.as_bytes());
+    let refused = lake.run(&["ingest", "s3://exports/p/"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("another sendlens ingest") && stderr.contains("scheduler-1"),
+        "{stderr}"
+    );
+    // One its holder stopped renewing (the process died) is taken over,
+    // and released when the command ends.
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
+    let stale = format!(r#"{{"host":"gone","pid":1,"since":"{old}","renewed":"{old}"}}"#);
+    server.put("/lake/ws/.sendlens/lock", stale.as_bytes());
+    lake.ok(&["ingest", "--no-refresh", "s3://exports/p/"]);
+    assert!(
+        keys(&server, "lake", "ws/.sendlens/lock").is_empty(),
+        "the lock is released"
+    );
+
+    // Two hosts ingesting the same inputs at once: each lands or says to
+    // run again; run until both have, and every event is stored once.
+    let hosts = [
+        lake.elsewhere(scratch.scratch("cache-b")),
+        lake.elsewhere(scratch.scratch("cache-c")),
+    ];
+    let mut pending: Vec<&Lake> = hosts.iter().collect();
+    for _ in 0..10 {
+        if pending.is_empty() {
+            break;
+        }
+        let children: Vec<_> = pending
+            .iter()
+            .map(|h| {
+                h.command(&["ingest", "--json", "--rescan", "s3://exports/p/"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut still = Vec::new();
+        for (host, child) in pending.iter().zip(children) {
+            let out = child.wait_with_output().unwrap();
+            if !out.status.success() {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    stderr.contains("another sendlens")
+                        || stderr.contains("another writer committed"),
+                    "a clear reason: {stderr}"
+                );
+                still.push(*host);
+            }
+        }
+        pending = still;
+    }
+    assert!(pending.is_empty(), "both ingests land in the end");
+    let local = Ws::new();
+    let whole = local.ingest(&[&input]);
+    let stored = lake.query("SELECT count(*) AS n FROM events");
+    assert_eq!(stored[0]["n"], whole["stored"], "nothing lost or doubled");
+}
+
+#[test]
+fn two_commits_of_one_version_in_s3_cannot_both_land() {
+    let server = S3Server::start();
+    server.put("/lake", b"");
+    let scratch = Ws::new();
+    let lake = Lake {
+        port: server.port,
+        url: "s3://lake/ws".to_string(),
+        cache: scratch.scratch("cache"),
+    };
+    lake.ok(&["init"]);
+    let options: std::collections::BTreeMap<String, String> = [
+        ("aws_endpoint", format!("http://127.0.0.1:{}", server.port)),
+        ("aws_allow_http", "true".to_string()),
+        ("aws_access_key_id", "sendlens-test".to_string()),
+        ("aws_secret_access_key", "sendlens-test".to_string()),
+        ("aws_region", "us-east-1".to_string()),
+    ]
+    .map(|(k, v)| (k.to_string(), v))
+    .into();
+    let url = url::Url::parse("s3://lake/ws/events/").unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let table = rt
+        .block_on(sendlens_store::table::open_at(url, &options))
+        .unwrap();
+    assert_eq!(table.version(), Some(0));
+    // Two writers that both read version 0 write version 1: delta-rs puts
+    // a commit only if its file does not exist yet (If-None-Match).
+    let commit = |marker: &str| {
+        let line = format!(
+            "{{\"commitInfo\":{{\"timestamp\":0,\"operation\":\"WRITE\",\"writer\":\"{marker}\"}}}}\n"
+        );
+        rt.block_on(table.log_store().write_commit_entry(
+            1,
+            deltalake::logstore::CommitOrBytes::LogBytes(line.into_bytes().into()),
+            uuid::Uuid::new_v4(),
+        ))
+    };
+    commit("first").expect("the first writer commits version 1");
+    let second = commit("second").expect_err("the second writer of version 1 fails");
+    assert!(
+        matches!(
+            second,
+            deltalake::kernel::transaction::TransactionError::VersionAlreadyExists(1)
+        ),
+        "{second:?}"
+    );
+    let (status, body) = request(
+        server.port,
+        "GET",
+        "/lake/ws/events/_delta_log/00000000000000000001.json",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("first") && !body.contains("second"),
+        "not overwritten: {body}"
+    );
 }

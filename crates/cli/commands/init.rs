@@ -33,8 +33,9 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
     config.ses.treatment_tag = args.treatment_tag;
     let rt = super::runtime()?;
     let ws = rt.block_on(Workspace::init(&dir, config))?;
-    println!("Created workspace {}", ws.root().display());
+    println!("Created workspace {}", ws.location());
     sendlens_reports::shipped::install(ws.root())?;
+    ws.publish_shared()?;
     let (reports, _) = sendlens_reports::reports(&ws);
     let names: Vec<String> = reports.into_iter().map(|r| r.name).collect();
     println!(

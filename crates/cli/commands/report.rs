@@ -39,8 +39,8 @@ struct Common {
     /// Output formats (default: the report's own), comma-separated.
     #[arg(long, value_delimiter = ',', value_enum)]
     format: Vec<OutputFormat>,
-    /// Root folder of the outputs (default: out/ in the workspace).
-    #[arg(long, value_name = "DIR")]
+    /// Root folder of the outputs, or s3://bucket/prefix/ (default: out/ in the workspace).
+    #[arg(long, value_name = "DIR|URL")]
     out: Option<PathBuf>,
     /// A parameter value, e.g. --param campaign_id=C1 (repeatable).
     #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
@@ -122,6 +122,7 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         Command::List => list(&ws),
         Command::Install => {
             let written = sendlens_reports::shipped::install(ws.root())?;
+            ws.publish_shared()?;
             for p in &written {
                 println!("wrote {}", relative(p, ws.root()));
             }

@@ -61,14 +61,15 @@ fn py_err(e: DataFusionError) -> PyErr {
 #[pyclass(frozen, name = "Workspace", module = "sendlens._native")]
 struct PyWorkspace {
     ctx: SessionContext,
-    path: PathBuf,
+    location: String,
     time_zone: String,
     version: Option<u64>,
 }
 
 #[pymethods]
 impl PyWorkspace {
-    /// Open the workspace at `path` (its latest committed table version),
+    /// Open the workspace at `path`, a folder or an `s3://bucket/prefix`
+    /// URL (its latest committed table version),
     /// with days in `time_zone` (default: the workspace's).
     #[new]
     #[pyo3(signature = (path, time_zone = None))]
@@ -90,16 +91,16 @@ impl PyWorkspace {
             .map_err(py_err)?;
         Ok(Self {
             ctx,
-            path,
+            location: ws.location(),
             time_zone,
             version,
         })
     }
 
-    /// The workspace folder.
+    /// The workspace folder, or its `s3://` URL.
     #[getter]
-    fn path(&self) -> PathBuf {
-        self.path.clone()
+    fn path(&self) -> String {
+        self.location.clone()
     }
 
     /// The time zone of the workspace's day boundaries (the views' default).
@@ -215,7 +216,7 @@ impl PyWorkspace {
     fn __repr__(&self) -> String {
         format!(
             "Workspace({:?}, version={:?}, time_zone={:?})",
-            self.path, self.version, self.time_zone
+            self.location, self.version, self.time_zone
         )
     }
 }

@@ -633,4 +633,15 @@ y = ["n"]
         assert_eq!(ok.len(), 1);
         assert_eq!(bad.len(), cases.len());
     }
+
+    #[test]
+    fn definitions_lie_in_the_folders_a_workspace_in_s3_shares() {
+        for dir in [REPORTS_DIR, QUERIES_DIR] {
+            let top = dir.split('/').next().unwrap();
+            assert!(
+                sendlens_store::workspace::SHARED_DIRS.contains(&top),
+                "{dir} is not copied between hosts"
+            );
+        }
+    }
 }

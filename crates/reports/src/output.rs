@@ -217,6 +217,38 @@ pub fn replace_dir(
     Ok(files.iter().map(|(p, _)| p.clone()).collect())
 }
 
+/// [`replace_dir`] for a folder in object storage (`s3://bucket/prefix/`):
+/// each file one PUT, so readers see whole files.
+pub async fn replace_objects(
+    dir: &Path,
+    files: &[(PathBuf, Vec<u8>)],
+    scope: &Scope,
+    storage: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let folder = sendlens_store::remote::Remote::open(&dir.display().to_string(), storage)?;
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let mut keep = std::collections::BTreeSet::new();
+    for (path, bytes) in files {
+        folder.put(&name(path), bytes.clone()).await?;
+        keep.insert(name(path));
+    }
+    for key in folder.list("").await? {
+        let covered = match scope {
+            Scope::Folder => true,
+            Scope::Only(names) => names.contains(&key),
+        };
+        // Files of the folder itself, not of folders inside it.
+        if covered && !key.contains('/') && !keep.contains(&key) {
+            folder.delete(&key).await?;
+        }
+    }
+    Ok(files.iter().map(|(p, _)| p.clone()).collect())
+}
+
 fn parquet_bytes(s: &SectionData) -> anyhow::Result<Vec<u8>> {
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
@@ -364,21 +396,21 @@ pub fn remove_leftovers(dir: &Path) {
     }
 }
 
-/// SHA-256 over the files, in path order: the run's content hash.
-pub fn content_hash(files: &[PathBuf]) -> std::io::Result<String> {
-    let mut sorted = files.to_vec();
-    sorted.sort();
+/// SHA-256 over the files written, in path order: the run's content hash.
+pub fn content_hash(files: &[(PathBuf, Vec<u8>)]) -> String {
+    let mut sorted: Vec<&(PathBuf, Vec<u8>)> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut h = Sha256::new();
-    for f in &sorted {
+    for (f, bytes) in sorted {
         let name = f
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         h.update(name.as_bytes());
         h.update([0]);
-        h.update(std::fs::read(f)?);
+        h.update(bytes);
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A value as a file name: kept when it is plain, otherwise its unsafe

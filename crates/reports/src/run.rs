@@ -110,9 +110,11 @@ impl Runner {
     }
 
     fn out_root(&self, job: &Job) -> PathBuf {
-        job.out
-            .clone()
-            .unwrap_or_else(|| self.ws.root().join(OUT_DIR))
+        job.out.clone().unwrap_or_else(|| match self.ws.remote() {
+            // Beside the table, where every host sees them.
+            Some(remote) => PathBuf::from(remote.url_of(OUT_DIR)),
+            None => self.ws.root().join(OUT_DIR),
+        })
     }
 
     /// Run `job`: take the period's lock, record the start, run, write the
@@ -481,8 +483,12 @@ impl Runner {
             }
             _ => output::Scope::Folder,
         };
-        let outputs = output::replace_dir(&dir, &files, &scope)?;
-        let hash = output::content_hash(&outputs)?;
+        let outputs = if sendlens_store::remote::is_remote(&dir) {
+            output::replace_objects(&dir, &files, &scope, &self.ws.config().storage).await?
+        } else {
+            output::replace_dir(&dir, &files, &scope)?
+        };
+        let hash = output::content_hash(&files);
         Ok(Finished {
             state: State::Succeeded,
             rows,

@@ -203,7 +203,7 @@ fn interactive_loop(
     println!(
         "sendlens {} — workspace {}. \\? for help, \\q to quit; statements end with ;",
         env!("CARGO_PKG_VERSION"),
-        ws.root().display()
+        ws.location()
     );
     let _guard = rt.enter();
     loop {

@@ -119,7 +119,7 @@ impl Shell {
     /// opened, whatever other processes commit, until `\refresh`.
     pub fn newer_data_note(&mut self) -> Option<String> {
         let (ws, version) = self.workspace.as_ref()?;
-        let latest = sendlens_store::table::latest_version(&ws.table_path())?;
+        let latest = ws.latest_version()?;
         if Some(latest) <= *version || self.noted == Some(latest) {
             return None;
         }

@@ -66,6 +66,10 @@ pub async fn register_files(
     if files.is_empty() {
         return datafusion::common::plan_err!("no files to register as {name}");
     }
+    // The table's store (S3, say) serves the files' URLs.
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(external)?;
     // Relative paths join onto a folder URL, one that ends in `/`.
     let mut root = table.table_url().clone();
     if !root.path().ends_with('/') {

@@ -79,8 +79,8 @@ const TEMPLATE_HEADER: &str = "\
 # [pii] policy: what ingest does with email addresses, phone numbers and IP
 #   addresses: \"keep\" them, \"hash\" them with this workspace's salt, or \"drop\" them.
 #   It applies to records ingested after the change.
-# [storage] settings for s3:// inputs that override the AWS environment
-#   (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, ...), e.g.
+# [storage] settings for s3:// inputs and a workspace in S3 that override the
+#   AWS environment (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP, ...), e.g.
 #   aws_region = \"eu-west-1\", aws_endpoint = \"http://127.0.0.1:9000\".
 
 ";

@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use datafusion::arrow::array::{Array, Date32Array, StringArray};
 use delta_kernel::expressions::Scalar;
 use delta_kernel::table_properties::DataSkippingNumIndexedCols;
-use deltalake::DeltaTable;
-use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::transaction::{CommitBuilder, TransactionError};
 use deltalake::kernel::{Action, Add};
 use deltalake::operations::write::writer::{DeltaWriter, WriterConfig};
 use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::{DeltaTable, DeltaTableError};
 use indexmap::IndexMap;
 use sendlens_events::batch::{ChunkText, Provenance, Raw};
 use sendlens_events::guard::guarded;
@@ -40,7 +40,7 @@ use serde_json::json;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use crate::dedupe::DedupeIndex;
+use crate::dedupe::{DedupeIndex, TableFiles};
 use crate::error::{Error, Result};
 use crate::objects;
 use crate::rejects::RejectWriter;
@@ -239,7 +239,7 @@ fn ingest_and_commit(
         files: &files,
         next: AtomicUsize::new(0),
         objects: Mutex::new((object_count > 0).then_some(from_reads)),
-        dedupe: DedupeIndex::new(&ws.table_path(), by_date),
+        dedupe: DedupeIndex::new(table_files(ws, &table, rt), by_date),
         rejects: Mutex::new(RejectWriter::new(tmp_rejects, scrubber.clone())),
         decode: ws.config().decode_options(),
         scrubber,
@@ -323,9 +323,28 @@ fn ingest_and_commit(
     sources::record(ws, &ingest_id, &ledger)?;
     let final_path = ws.rejected_dir().join(format!("{ingest_id}.ndjson"));
     summary.rejected_file = rejects.finish(&final_path)?;
+    if let Some(file) = &summary.rejected_file {
+        // In object storage, beside the table; the local copy stays in
+        // the cache.
+        let relative = file.strip_prefix(ws.root()).unwrap_or(file);
+        if let Some(url) = ws.publish(relative)?.pop() {
+            summary.rejected_file = Some(PathBuf::from(url));
+        }
+    }
     summary.warnings.sort();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Where de-duplication reads the stored identities from.
+fn table_files(ws: &Workspace, table: &DeltaTable, rt: &Handle) -> TableFiles {
+    match ws.remote() {
+        Some(_) => TableFiles::Store {
+            store: table.object_store(),
+            rt: rt.clone(),
+        },
+        None => TableFiles::Folder(ws.table_path()),
+    }
 }
 
 async fn commit(
@@ -340,12 +359,28 @@ async fn commit(
     };
     let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
     let snapshot = table.snapshot()?;
-    let finalized = CommitBuilder::default()
+    // Only onto the version the identities were read from: a commit of
+    // another writer since may hold the same records.
+    let base = snapshot.version();
+    let committed = CommitBuilder::default()
         .with_actions(actions)
         .with_app_metadata(app_metadata)
+        .with_max_retries(0)
         .build(Some(snapshot), table.log_store(), operation)
-        .await?;
-    Ok(finalized.version() as u64)
+        .await;
+    match committed {
+        Ok(finalized) => Ok(finalized.version()),
+        Err(DeltaTableError::Transaction {
+            source:
+                TransactionError::MaxCommitAttempts(_) | TransactionError::VersionAlreadyExists(_),
+        })
+        | Err(DeltaTableError::VersionAlreadyExists(_)) => Err(Error::Other(format!(
+            "another writer committed to the table after version {base}, which this ingest \
+             de-duplicated against, so nothing of it was committed; run the same command again \
+             (what the other writer stored is then recognized as duplicates)"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Sortable, unique enough for one workspace: UTC time and process id.

@@ -3,7 +3,8 @@
 //! materialized facts every commit brings up to date (whoever commits), and
 //! sessions with the metric extension (`sendlens-metrics`) over a version.
 //!
-//! A workspace is a folder:
+//! A workspace is a folder, or a prefix in object storage laid out the
+//! same way (see [`remote`]):
 //!
 //! ```text
 //! sendlens.toml        configuration (time zone, SES tag names, PII policy)
@@ -23,6 +24,7 @@ pub mod maintenance;
 pub mod objects;
 pub mod readers;
 pub mod rejects;
+pub mod remote;
 pub mod session;
 pub mod sources;
 pub mod table;

@@ -67,6 +67,11 @@ impl Bucket {
         Ok(Bucket { store, root })
     }
 
+    /// The bucket's store.
+    pub(crate) fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
     /// Every object under `url`'s key prefix, by key; keys with a part that
     /// begins with a dot are passed over, as hidden files in folders are.
     pub async fn list(&self, url: &Url) -> Result<Vec<Object>> {

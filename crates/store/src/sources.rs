@@ -4,7 +4,8 @@
 //! A source is known by its name and what says it has not changed: for an
 //! object its ETag and size, for a local file its size and modification
 //! time. Each ingest that commits (or finds nothing new to store) writes one
-//! file, `.sendlens/sources/<ingest id>.ndjson`, after its commit. A
+//! file, `.sendlens/sources/<ingest id>.ndjson` (in the bucket, for a
+//! workspace in object storage), after its commit. A
 //! crash between the two leaves the sources unlisted: the next ingest reads
 //! them again, and de-duplication stores nothing twice.
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{IoContext, Result};
 use crate::objects::Object;
+use crate::remote::block_on;
 use crate::workspace::Workspace;
 
 /// One source as an ingest read it.
@@ -61,27 +63,38 @@ fn dir(ws: &Workspace) -> PathBuf {
     ws.state_dir().join("sources")
 }
 
+/// The ledger's folder inside a workspace in object storage.
+const KEYS: &str = ".sendlens/sources/";
+
 /// Every source the ledger lists.
 pub fn seen(ws: &Workspace) -> Result<HashSet<Source>> {
-    let mut seen = HashSet::new();
-    let dir = dir(ws);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(seen);
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|x| x != "ndjson") {
-            continue;
+    let mut texts = Vec::new();
+    if let Some(remote) = ws.remote() {
+        block_on(async {
+            for key in remote.list(KEYS).await? {
+                if key.ends_with(".ndjson")
+                    && let Some(data) = remote.get(&key).await?
+                {
+                    texts.push(String::from_utf8_lossy(&data).into_owned());
+                }
+            }
+            Ok::<_, crate::Error>(())
+        })?;
+    } else if let Ok(entries) = std::fs::read_dir(dir(ws)) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "ndjson") {
+                texts.push(std::fs::read_to_string(&path).at(&path)?);
+            }
         }
-        let text = std::fs::read_to_string(&path).at(&path)?;
-        // A line that does not parse (a file cut short) lists nothing: its
-        // source is read again.
-        seen.extend(
-            text.lines()
-                .filter_map(|line| serde_json::from_str::<Source>(line).ok()),
-        );
     }
-    Ok(seen)
+    // A line that does not parse (a file cut short) lists nothing: its
+    // source is read again.
+    Ok(texts
+        .iter()
+        .flat_map(|text| text.lines())
+        .filter_map(|line| serde_json::from_str::<Source>(line).ok())
+        .collect())
 }
 
 /// List the sources an ingest read (after its commit).
@@ -89,16 +102,18 @@ pub fn record(ws: &Workspace, ingest_id: &str, sources: &[Source]) -> Result<()>
     if sources.is_empty() {
         return Ok(());
     }
+    let mut text = Vec::new();
+    for source in sources {
+        serde_json::to_writer(&mut text, source).map_err(|e| crate::Error::Other(e.to_string()))?;
+        text.push(b'\n');
+    }
+    if let Some(remote) = ws.remote() {
+        // One PUT: whole or not at all.
+        return block_on(remote.put(&format!("{KEYS}{ingest_id}.ndjson"), text));
+    }
     let dir = dir(ws);
     std::fs::create_dir_all(&dir).at(&dir)?;
     let tmp = dir.join(format!(".{ingest_id}.tmp"));
-    let mut text = Vec::new();
-    for source in sources {
-        serde_json::to_writer(&mut text, source)
-            .map_err(std::io::Error::other)
-            .at(&tmp)?;
-        text.push(b'\n');
-    }
     let mut file = std::fs::File::create(&tmp).at(&tmp)?;
     file.write_all(&text).at(&tmp)?;
     file.sync_all().at(&tmp)?;

@@ -13,7 +13,7 @@
 //!   let the scan skip whole files by campaign, type or time before opening
 //!   them; `sendlens optimize` Z-orders each partition by campaign and time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use datafusion::parquet::basic::{Compression, Encoding, ZstdLevel};
@@ -83,8 +83,13 @@ pub async fn create(path: &Path) -> Result<DeltaTable> {
         path: path.into(),
         source,
     })?;
+    create_at(table_url(path)?, &BTreeMap::new()).await
+}
+
+/// Create an empty events table at `url`, reached with storage `options`.
+pub async fn create_at(url: Url, options: &BTreeMap<String, String>) -> Result<DeltaTable> {
     let schema = delta_schema()?;
-    let table = DeltaTable::try_from_url(table_url(path)?)
+    let table = DeltaTable::try_from_url_with_storage_options(url, storage_options(options))
         .await?
         .create()
         .with_table_name("events")
@@ -101,24 +106,38 @@ pub async fn create(path: &Path) -> Result<DeltaTable> {
     Ok(table)
 }
 
+fn storage_options(options: &BTreeMap<String, String>) -> HashMap<String, String> {
+    options
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 /// The newest committed version of the table at `path`, read off its log's
 /// file names (cheap: no log is parsed), if it has one.
 pub fn latest_version(path: &Path) -> Option<u64> {
     std::fs::read_dir(path.join("_delta_log"))
         .ok()?
         .flatten()
-        .filter_map(|e| {
-            let name = e.file_name();
-            let name = name.to_str()?;
-            let digits = name.strip_suffix(".json")?;
-            (digits.len() == 20).then(|| digits.parse::<u64>().ok())?
-        })
+        .filter_map(|e| commit_version(e.file_name().to_str()?))
         .max()
+}
+
+/// The version a log file's name commits (`00000000000000000007.json`).
+pub fn commit_version(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    (digits.len() == 20).then(|| digits.parse::<u64>().ok())?
 }
 
 /// Open the events table at `path` at its latest version.
 pub async fn open(path: &Path) -> Result<DeltaTable> {
-    Ok(deltalake::open_table(table_url(path)?).await?)
+    open_at(table_url(path)?, &BTreeMap::new()).await
+}
+
+/// Open the events table at `url` at its latest version, reached with
+/// storage `options`.
+pub async fn open_at(url: Url, options: &BTreeMap<String, String>) -> Result<DeltaTable> {
+    Ok(deltalake::open_table_with_storage_options(url, storage_options(options)).await?)
 }
 
 /// Leaves written without a dictionary, as Parquet column paths.
