@@ -6,7 +6,8 @@ Generates a synthetic Pinpoint stream (gzip JSON lines, Firehose layout),
 starts `moto_server` on a free loopback port (installs `moto[server]` with
 pip if it is missing), uploads the files with boto3, then times
 `sendlens ingest --no-refresh` of `s3://bench/pinpoint/` and of the local
-folder, each into a new workspace, each as its own process. Wall time,
+folder, each into a new local workspace, and of `s3://bench/pinpoint/` into
+a new workspace in the same server, each as its own process. Wall time,
 events/s and peak RSS (wait4) for both sides, and the ratio.
 
 moto is a Python server: its GETs are slower than a real S3 endpoint's, so
@@ -81,7 +82,8 @@ def main():
     server, port = start_server()
     endpoint = f"http://127.0.0.1:{port}"
     env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP="true",
-               AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=KEY, AWS_REGION="us-east-1")
+               AWS_ACCESS_KEY_ID=KEY, AWS_SECRET_ACCESS_KEY=KEY, AWS_REGION="us-east-1",
+               SENDLENS_CACHE_DIR=os.path.join(work, "cache"))
     try:
         s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=KEY,
                           aws_secret_access_key=KEY, region_name="us-east-1")
@@ -93,10 +95,15 @@ def main():
         print(f"{len(files)} files, {size / 1e6:.1f} MB gzip, uploaded to {endpoint}")
         best = {}
         for round_ in range(args.repeat):
-            for side, source in [("S3 (moto, loopback)", "s3://bench/pinpoint/"), ("local disk", data)]:
-                ws = os.path.join(work, "ws")
-                shutil.rmtree(ws, ignore_errors=True)
-                subprocess.check_call([sendlens, "init", ws], stdout=subprocess.DEVNULL)
+            local_ws = os.path.join(work, "ws")
+            sides = [
+                ("S3 (moto, loopback)", "s3://bench/pinpoint/", local_ws),
+                ("local disk", data, local_ws),
+                ("S3 into a workspace in S3", "s3://bench/pinpoint/", f"s3://bench/ws-{round_}"),
+            ]
+            for side, source, ws in sides:
+                shutil.rmtree(local_ws, ignore_errors=True)
+                subprocess.check_call([sendlens, "init", ws], stdout=subprocess.DEVNULL, env=env)
                 secs, mb, out = run_measured(
                     [sendlens, "-w", ws, "ingest", "--json", "--no-refresh", source], env=env)
                 summary = json.loads(out)
@@ -108,12 +115,13 @@ def main():
     finally:
         server.kill()
         server.wait()
-    (s3_s, s3_mb, s3_rate), (disk_s, disk_mb, disk_rate) = best.values()
+    (_, _, s3_rate), (_, _, disk_rate), (_, _, lake_rate) = best.values()
     print("\n| source | time | events/s | peak memory |")
     print("| --- | --- | --- | --- |")
     for side, (secs, mb, rate) in best.items():
         print(f"| {side} | {secs:.2f} s | {rate:,.0f} | {mb:.0f} MB |")
-    print(f"\nS3 ingest runs at {s3_rate / disk_rate:.2f}x the events/s of local disk")
+    print(f"\nS3 ingest runs at {s3_rate / disk_rate:.2f}x the events/s of local disk; "
+          f"into a workspace in S3 at {lake_rate / disk_rate:.2f}x")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -387,21 +387,40 @@ fn open_remote(location: &str) -> Result<Workspace> {
     })
 }
 
-/// Make the cache's [`SHARED_DIRS`] what the bucket's are.
+/// Make the cache's [`SHARED_DIRS`] what the bucket's are (several GETs
+/// in flight: a command opens the workspace before anything else).
 fn copy_shared(remote: &Remote, root: &Path) -> Result<()> {
-    for dir in SHARED_DIRS {
-        let keys = block_on(remote.list(&format!("{dir}/")))?;
-        let _ = std::fs::remove_dir_all(root.join(dir));
-        for key in keys {
-            let Some(data) = block_on(remote.get(&key))? else {
-                continue;
-            };
-            let path = root.join(&key);
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).at(parent)?;
-            }
-            std::fs::write(&path, data).at(&path)?;
+    use futures::{StreamExt, TryStreamExt};
+    let files: Vec<(String, Option<bytes::Bytes>)> = block_on(async {
+        let mut keys = Vec::new();
+        for dir in SHARED_DIRS {
+            keys.extend(remote.list(&format!("{dir}/")).await?);
         }
+        futures::stream::iter(keys)
+            .map(|key| async move {
+                let data = remote.get(&key).await?;
+                Ok::<_, Error>((key, data))
+            })
+            .buffer_unordered(8)
+            .try_collect()
+            .await
+    })?;
+    for dir in SHARED_DIRS {
+        let _ = std::fs::remove_dir_all(root.join(dir));
+    }
+    for (key, data) in files {
+        // A key that would lead out of the cache folder is no definition.
+        let outside = key
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..");
+        let Some(data) = data.filter(|_| !outside) else {
+            continue;
+        };
+        let path = root.join(&key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).at(parent)?;
+        }
+        std::fs::write(&path, data).at(&path)?;
     }
     Ok(())
 }

@@ -91,8 +91,9 @@ def register(
     time_zone: str | None = None,
 ) -> Workspace:
     """Register sendlens's functions, tables, views and table functions of
-    ``workspace`` (a folder made by ``sendlens init``, or an opened
-    :class:`Workspace`) in the datafusion ``SessionContext`` ``ctx``.
+    ``workspace`` (a folder made by ``sendlens init``, an ``s3://bucket/prefix``
+    URL of a workspace in object storage, or an opened :class:`Workspace`)
+    in the datafusion ``SessionContext`` ``ctx``.
 
     Days (the views' day boundaries, the table functions' default zone) are
     in ``time_zone``, an IANA name, or the workspace's when it is None.
