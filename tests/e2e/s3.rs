@@ -131,6 +131,20 @@ fn aws_env(port: u16) -> [(&'static str, String); 5] {
     ]
 }
 
+/// [`aws_env`] as delta-rs storage options, for the library's own calls.
+fn store_options(port: u16) -> std::collections::BTreeMap<String, String> {
+    aws_env(port)
+        .into_iter()
+        .map(|(name, value)| {
+            let option = match name {
+                "AWS_ENDPOINT_URL" => "aws_endpoint".to_string(),
+                other => other.to_lowercase(),
+            };
+            (option, value)
+        })
+        .collect()
+}
+
 /// sendlens with the AWS variables that point it at the server on `port`.
 fn sendlens(port: u16, args: &[&str]) -> Output {
     bin()
@@ -351,16 +365,7 @@ fn an_object_replaced_after_its_listing_is_read_as_it_is_now() {
     let server = S3Server::start();
     server.put("/exports", b"");
     server.put("/exports/p/a.json", b"first version\n");
-    let options = std::collections::BTreeMap::from(
-        [
-            ("aws_endpoint", format!("http://127.0.0.1:{}", server.port)),
-            ("aws_allow_http", "true".to_string()),
-            ("aws_access_key_id", "sendlens-test".to_string()),
-            ("aws_secret_access_key", "sendlens-test".to_string()),
-            ("aws_region", "us-east-1".to_string()),
-        ]
-        .map(|(k, v)| (k.to_string(), v)),
-    );
+    let options = store_options(server.port);
     let url = url::Url::parse("s3://exports/p/").unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let bucket = sendlens_store::objects::Bucket::open(&url, &options).unwrap();
@@ -468,16 +473,26 @@ fn assert_same_views(lake: &Lake, local: &Ws, views: &[String], when: &str) {
     }
 }
 
-#[test]
-fn a_workspace_in_s3_answers_every_command_as_a_local_one_does() {
+/// A server with a generated stream (and `extra` as one more object, when
+/// not empty) under `s3://exports/p/`, and an empty bucket `lake`; the
+/// scratch workspace holds the stream's local copy, returned too.
+fn exports_and_lake(seed: u64, extra: &[u8]) -> (S3Server, Ws, PathBuf) {
     let server = S3Server::start();
-    let local = Ws::new();
-    let input = local.scratch("in");
-    generate(&input, 3_000, 21);
-    std::fs::write(input.join("broken.json"), BROKEN).unwrap();
+    let scratch = Ws::new();
+    let input = scratch.scratch("in");
+    generate(&input, 3_000, seed);
+    if !extra.is_empty() {
+        std::fs::write(input.join("broken.json"), extra).unwrap();
+    }
     server.put("/exports", b"");
     server.put("/lake", b"");
     upload(&server, &input, "exports", "p/");
+    (server, scratch, input)
+}
+
+#[test]
+fn a_workspace_in_s3_answers_every_command_as_a_local_one_does() {
+    let (server, local, input) = exports_and_lake(21, BROKEN);
     let lake = Lake {
         port: server.port,
         url: "s3://lake/team/ws".to_string(),
@@ -594,13 +609,7 @@ fn a_workspace_in_s3_answers_every_command_as_a_local_one_does() {
 
 #[test]
 fn writers_of_a_workspace_in_s3_take_turns_and_store_nothing_twice() {
-    let server = S3Server::start();
-    let scratch = Ws::new();
-    let input = scratch.scratch("in");
-    generate(&input, 3_000, 22);
-    server.put("/exports", b"");
-    server.put("/lake", b"");
-    upload(&server, &input, "exports", "p/");
+    let (server, scratch, input) = exports_and_lake(22, b"");
     let lake = Lake {
         port: server.port,
         url: "s3://lake/ws".to_string(),
@@ -684,15 +693,7 @@ fn two_commits_of_one_version_in_s3_cannot_both_land() {
         cache: scratch.scratch("cache"),
     };
     lake.ok(&["init"]);
-    let options: std::collections::BTreeMap<String, String> = [
-        ("aws_endpoint", format!("http://127.0.0.1:{}", server.port)),
-        ("aws_allow_http", "true".to_string()),
-        ("aws_access_key_id", "sendlens-test".to_string()),
-        ("aws_secret_access_key", "sendlens-test".to_string()),
-        ("aws_region", "us-east-1".to_string()),
-    ]
-    .map(|(k, v)| (k.to_string(), v))
-    .into();
+    let options = store_options(server.port);
     let url = url::Url::parse("s3://lake/ws/events/").unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let table = rt
