@@ -734,3 +734,32 @@ fn two_commits_of_one_version_in_s3_cannot_both_land() {
         "not overwritten: {body}"
     );
 }
+
+#[test]
+fn one_cache_never_mixes_two_workspaces_of_the_same_url() {
+    // Two servers, each with a workspace at s3://lake/ws of other events,
+    // used by one host (one cache folder): each at version 1 with facts.
+    let (first, scratch, input) = exports_and_lake(31, b"");
+    let (second, _other, other_input) = exports_and_lake(32, b"");
+    let cache = scratch.scratch("cache");
+    let lakes = [&first, &second].map(|server| Lake {
+        port: server.port,
+        url: "s3://lake/ws".to_string(),
+        cache: cache.clone(),
+    });
+    let sql = "SELECT * FROM campaign_metrics ORDER BY campaign_id";
+    let mut answers = Vec::new();
+    for (n, (lake, events)) in lakes.iter().zip([&input, &other_input]).enumerate() {
+        lake.ok(&["init"]);
+        lake.ok(&["ingest", events.to_str().unwrap()]);
+        let local = Ws::new();
+        local.ingest(&[events]);
+        let answer = lake.query(sql);
+        assert_eq!(answer.len(), local.query(sql).len(), "server {n}");
+        assert_eq!(answer, local.query(sql), "server {n}");
+        answers.push(answer);
+    }
+    assert_ne!(answers[0], answers[1], "other events, other metrics");
+    // The first server's workspace again, after the second's facts.
+    assert_eq!(lakes[0].query(sql), answers[0]);
+}

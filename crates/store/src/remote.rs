@@ -168,11 +168,11 @@ impl Remote {
     }
 }
 
-/// The local folder of a workspace in object storage: its facts, read
-/// leases, scratch files and report ledger, and copies of its
+/// Where the local folders of a workspace in object storage go: its facts,
+/// read leases, scratch files and report ledger, and copies of its
 /// configuration and report definitions. `SENDLENS_CACHE_DIR`, or
 /// `$XDG_CACHE_HOME/sendlens`, or `~/.cache/sendlens`, then the bucket and
-/// prefix.
+/// prefix; the workspace's folder is in it, named by its salt.
 pub fn cache_dir(url: &Url) -> PathBuf {
     let base = std::env::var_os("SENDLENS_CACHE_DIR")
         .map(PathBuf::from)

@@ -355,7 +355,24 @@ fn open_remote(location: &str) -> Result<Workspace> {
     let Some(text) = text else {
         return Err(Error::NotAWorkspace(PathBuf::from(location)));
     };
-    let root = remote::cache_dir(found.url());
+    let salt = match salt {
+        Some(salt) if !salt.is_empty() => salt.to_vec(),
+        _ => {
+            return Err(Error::Other(format!(
+                "{} is missing: PII hashes and record identities are keyed with this salt. \
+                 Restore it from a backup of the workspace; without it, create a new workspace \
+                 and ingest the exports again",
+                found.url_of(SALT_KEY)
+            )));
+        }
+    };
+    // Each `init` makes a new salt: a workspace made again at the same URL
+    // (or one of the same name on another server) never meets the facts
+    // the cache holds of another one, whose version numbers may match.
+    let root = remote::cache_dir(found.url()).join(format!(
+        "ws-{:016x}",
+        xxhash_rust::xxh3::xxh3_64_with_seed(&salt, 0x5e4d_1e45)
+    ));
     let state = root.join(STATE_DIR);
     std::fs::create_dir_all(state.join("tmp")).at(&state)?;
     let config_path = root.join(CONFIG_FILE);
@@ -367,17 +384,6 @@ fn open_remote(location: &str) -> Result<Workspace> {
         found
     } else {
         Remote::open(location, &config.storage)?
-    };
-    let salt = match salt {
-        Some(salt) if !salt.is_empty() => salt.to_vec(),
-        _ => {
-            return Err(Error::Other(format!(
-                "{} is missing: PII hashes and record identities are keyed with this salt. \
-                 Restore it from a backup of the workspace; without it, create a new workspace \
-                 and ingest the exports again",
-                remote.url_of(SALT_KEY)
-            )));
-        }
     };
     copy_shared(&remote, &root)?;
     Ok(Workspace {
