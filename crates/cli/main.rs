@@ -131,6 +131,7 @@ fn main() -> ExitCode {
     // A panic on one record or Parquet row reaches the user as that
     // record's rejection, not as a message on the terminal.
     sendlens_events::guard::quiet_guarded_panics();
+    sendlens_store::remote::quiet_caught_upload_panics();
     let cli = Cli::parse();
     let workspace = cli.workspace.unwrap_or_else(|| PathBuf::from("."));
     let Some(command) = cli.command else {

@@ -763,3 +763,53 @@ fn one_cache_never_mixes_two_workspaces_of_the_same_url() {
     // The first server's workspace again, after the second's facts.
     assert_eq!(lakes[0].query(sql), answers[0]);
 }
+
+#[test]
+fn a_server_that_goes_away_mid_ingest_into_a_workspace_in_s3_leaves_its_last_commit() {
+    let (server, scratch, input) = exports_and_lake(41, b"");
+    let direct = Lake {
+        port: server.port,
+        url: "s3://lake/ws".to_string(),
+        cache: scratch.scratch("cache"),
+    };
+    direct.ok(&["init"]);
+    // Fail fast rather than retry for minutes.
+    let (_, config) = request(server.port, "GET", "/lake/ws/sendlens.toml", &[]).unwrap();
+    let config = config.split("\r\n\r\n").nth(1).unwrap().replace(
+        "[storage]\n",
+        "[storage]\nmax_retries = \"1\"\nretry_timeout = \"2s\"\n",
+    );
+    assert!(config.contains("max_retries"), "{config}");
+    server.put("/lake/ws/sendlens.toml", config.as_bytes());
+    let log = || keys(&server, "lake", "ws/events/_delta_log/");
+    let before = log();
+    let total: u64 = files_under(&input)
+        .iter()
+        .map(|f| f.metadata().unwrap().len())
+        .sum();
+    // Inputs and workspace through a relay that stops halfway through.
+    let (relay_port, down) = relay(server.port, total / 2);
+    let cut = Lake {
+        port: relay_port,
+        ..direct.elsewhere(direct.cache.clone())
+    };
+    let out = cut.run(&["ingest", "s3://exports/p/"]);
+    assert!(down.load(Ordering::SeqCst), "the relay stopped mid-ingest");
+    assert!(!out.status.success(), "the ingest fails");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("s3://") && stderr.contains("AWS_ENDPOINT_URL"),
+        "a clear error: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(log(), before, "nothing committed");
+
+    // Straight to the server: the dead process's lock is taken over, and
+    // the same ingest completes, as from a local folder.
+    let done = direct.ok(&["ingest", "--json", "s3://exports/p/"]);
+    let done = crate::support::ingest_summary(done.as_bytes());
+    let local = Ws::new();
+    let whole = local.ingest(&[&input]);
+    assert_eq!(done["stored"], whole["stored"], "{done}");
+    assert_eq!(log().len(), before.len() + 1);
+}

@@ -299,7 +299,7 @@ fn ingest_and_commit(
     }
     if let Some(e) = first_error {
         rejects.abandon();
-        return Err(e);
+        return Err(unreachable_table(ws, e));
     }
     summary.rejected = rejects.count();
 
@@ -315,7 +315,9 @@ fn ingest_and_commit(
                 "rejected": summary.rejected,
             }),
         )]);
-        let version = rt.block_on(commit(&mut table, adds, metadata))?;
+        let version = rt
+            .block_on(commit(&mut table, adds, metadata))
+            .map_err(|e| unreachable_table(ws, e))?;
         summary.version = Some(version as i64);
     }
     // Every record read is stored, a duplicate or rejected: its source is
@@ -334,6 +336,21 @@ fn ingest_and_commit(
     summary.warnings.sort();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// A table error of a workspace in object storage, said as what it most
+/// likely is (the store could not be reached) and what to do.
+fn unreachable_table(ws: &Workspace, e: Error) -> Error {
+    match (ws.remote(), e) {
+        (Some(remote), Error::Delta(e)) => Error::Other(format!(
+            "cannot write the events table in {}: {e}. Nothing was committed; run the same \
+             ingest again once the store answers. Check the bucket, the credentials \
+             (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and, for an S3-compatible server, \
+             AWS_ENDPOINT_URL and AWS_ALLOW_HTTP",
+            remote.url()
+        )),
+        (_, e) => e,
+    }
 }
 
 /// Where de-duplication reads the stored identities from.

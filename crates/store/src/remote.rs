@@ -10,13 +10,14 @@
 //! Object storage has no `flock`. The write lock is an object,
 //! `.sendlens/lock`, created only if absent (a conditional PUT,
 //! `If-None-Match: *`), renewed every [`RENEW_EVERY`] while held and
-//! deleted when released; a lock not renewed for [`STALE_AFTER`] was left
-//! by a process that died and is taken over. Behind the lock stands the
+//! deleted when released; a lock not renewed for [`STALE_AFTER`], or held
+//! by a process of the same host that no longer runs, was left by a process
+//! that died and is taken over. Behind the lock stands the
 //! commit itself: delta-rs writes each version with a conditional PUT, so
 //! two writers of one version cannot both succeed, and an ingest commits
 //! only onto the version it de-duplicated against.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -245,12 +246,17 @@ impl Holder {
         Bytes::from(serde_json::to_vec(self).unwrap_or_default())
     }
 
+    /// Left by a process that is gone: not renewed for [`STALE_AFTER`], or
+    /// held by a process of this host that no longer runs (an ingest that
+    /// lost the server could not delete its lock on the way out).
     fn is_stale(&self) -> bool {
-        chrono::DateTime::parse_from_rfc3339(&self.renewed).is_ok_and(|renewed| {
+        let expired = chrono::DateTime::parse_from_rfc3339(&self.renewed).is_ok_and(|renewed| {
             (chrono::Utc::now() - renewed.with_timezone(&chrono::Utc))
                 .to_std()
                 .is_ok_and(|age| age > STALE_AFTER)
-        })
+        });
+        let here = Path::new("/proc/self").exists() && self.host == hostname();
+        expired || (here && !Path::new(&format!("/proc/{}", self.pid)).exists())
     }
 }
 
@@ -339,4 +345,26 @@ impl Drop for RemoteLock {
 /// Whether a workspace argument names a folder in object storage.
 pub fn is_remote(location: &std::path::Path) -> bool {
     location.to_str().is_some_and(objects::is_object_url)
+}
+
+/// Keep the panic hook from printing the one panic delta-rs catches on
+/// purpose: when a data file's upload fails at completion, it aborts the
+/// multipart upload under `catch_unwind`, and object_store's `BufWriter`
+/// panics ("Already shut down") by design in that state. The error itself
+/// reaches the user; the caught panic's message and backtrace would only
+/// look like a crash. Every other panic goes to the hook installed before.
+pub fn quiet_caught_upload_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let before = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_buffered_writer = info.location().is_some_and(|l| {
+                l.file().contains("object_store") && l.file().ends_with("buffered.rs")
+            });
+            let message = sendlens_events::guard::panic_message(info.payload());
+            if !(in_buffered_writer && message == "Already shut down") {
+                before(info);
+            }
+        }));
+    });
 }
