@@ -277,3 +277,48 @@ fn an_ingest_of_a_growing_folder_reads_only_new_and_changed_files() {
     assert_eq!(third["duplicates"], 2, "{third}");
     assert_eq!(ws.count("SELECT COUNT(*) FROM events"), 2);
 }
+
+#[test]
+fn a_writer_waits_for_the_workspace_lock_and_says_who_held_it_when_it_gives_up() {
+    let ws = Ws::new();
+    let input = ws.scratch("in");
+    generate(&input, 2_000, 5);
+    let wsp = ws.path();
+    let lock = std::fs::File::options()
+        .write(true)
+        .open(wsp.join(".sendlens/lock"))
+        .or_else(|_| std::fs::File::create(wsp.join(".sendlens/lock")))
+        .unwrap();
+    lock.lock().unwrap();
+    let args = [
+        "--workspace",
+        wsp.to_str().unwrap(),
+        "ingest",
+        "--json",
+        input.to_str().unwrap(),
+    ];
+    let refused = crate::support::bin()
+        .args(args)
+        .env("SENDLENS_LOCK_WAIT", "1")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("another sendlens ingest") && stderr.contains("SENDLENS_LOCK_WAIT"),
+        "{stderr}"
+    );
+    // Released while it waits: the ingest goes on and lands.
+    let waiting = crate::support::bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    drop(lock);
+    let out = waiting.wait_with_output().unwrap();
+    crate::support::assert_success(&out, &args);
+    let summary = crate::support::ingest_summary(&out.stdout);
+    assert!(summary["stored"].as_u64().unwrap() > 1_500, "{summary}");
+}

@@ -621,26 +621,50 @@ fn writers_of_a_workspace_in_s3_take_turns_and_store_nothing_twice() {
     let now = chrono::Utc::now().to_rfc3339();
     let held = format!(r#"{{"host":"scheduler-1","pid":4242,"since":"{now}","renewed":"{now}"}}"#);
     server.put("/lake/ws/.sendlens/lock", held.as_bytes());
-    let refused = lake.run(&["ingest", "s3://exports/p/"]);
+    let refused = lake
+        .command(&["ingest", "s3://exports/p/"])
+        .env("SENDLENS_LOCK_WAIT", "1")
+        .output()
+        .unwrap();
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(
-        stderr.contains("another sendlens ingest") && stderr.contains("scheduler-1"),
+        stderr.contains("another sendlens ingest")
+            && stderr.contains("scheduler-1")
+            && stderr.contains("SENDLENS_LOCK_WAIT"),
         "{stderr}"
+    );
+    // A writer waits for the lock: released while it waits, it goes on.
+    let waiting = lake
+        .command(&["ingest", "--json", "--no-refresh", "s3://exports/p/"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    request(server.port, "DELETE", "/lake/ws/.sendlens/lock", &[]).unwrap();
+    let waited = waiting.wait_with_output().unwrap();
+    crate::support::assert_success(&waited, &["ingest (waiting)"]);
+    assert!(
+        crate::support::ingest_summary(&waited.stdout)["stored"]
+            .as_u64()
+            .unwrap()
+            > 2_000
     );
     // One its holder stopped renewing (the process died) is taken over,
     // and released when the command ends.
     let old = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
     let stale = format!(r#"{{"host":"gone","pid":1,"since":"{old}","renewed":"{old}"}}"#);
     server.put("/lake/ws/.sendlens/lock", stale.as_bytes());
-    lake.ok(&["ingest", "--no-refresh", "s3://exports/p/"]);
+    lake.ok(&["ingest", "--rescan", "--no-refresh", "s3://exports/p/"]);
     assert!(
         keys(&server, "lake", "ws/.sendlens/lock").is_empty(),
         "the lock is released"
     );
 
-    // Two hosts ingesting the same inputs at once: each lands or says to
-    // run again; run until both have, and every event is stored once.
+    // Two hosts ingesting the same inputs at once: the second waits for
+    // the first's lock; should one be told to run again (a commit between
+    // its reads and its commit), it is; every event is stored once.
     let hosts = [
         lake.elsewhere(scratch.scratch("cache-b")),
         lake.elsewhere(scratch.scratch("cache-c")),

@@ -27,6 +27,10 @@ pub enum Error {
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("{0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
+    /// Another process holds the workspace's write lock (the message says
+    /// which, where known).
+    #[error("{0}")]
+    Busy(String),
     #[error("{0}")]
     Other(String),
 }

@@ -292,10 +292,10 @@ impl RemoteLock {
                 // Released meanwhile, or left unreadable or stale: take it
                 // over. Should two processes do so at once, the commit's
                 // conditional PUT still lets only one of them commit.
-                Some(h) if !h.is_stale() => Err(Error::Other(format!(
+                Some(h) if !h.is_stale() => Err(Error::Busy(format!(
                     "another sendlens ingest or maintenance command is running on {} \
-                     (host {}, process {}, since {}); wait for it to finish. A lock its holder \
-                     stopped renewing is taken over after {} s",
+                     (host {}, process {}, since {}). A lock its holder stopped renewing is \
+                     taken over after {} s",
                     remote.url(),
                     h.host,
                     h.pid,
@@ -309,9 +309,8 @@ impl RemoteLock {
             }
         })?;
         if !taken {
-            return Err(Error::Other(format!(
-                "another sendlens command took the lock of {} at the same moment; wait for it \
-                 to finish",
+            return Err(Error::Busy(format!(
+                "another sendlens command took the lock of {} at the same moment",
                 remote.url()
             )));
         }

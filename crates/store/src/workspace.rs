@@ -259,8 +259,30 @@ impl Workspace {
 
     /// Take the workspace's write lock: one ingest or maintenance at a time.
     /// Held until the returned guard is dropped; the OS releases it if the
-    /// process dies.
+    /// process dies. While another process holds it, waits for it (up to
+    /// [`lock_wait`]), so that overlapping scheduled jobs run one after the
+    /// other instead of failing.
     pub fn lock(&self) -> Result<WorkspaceLock> {
+        let waited = std::time::Instant::now();
+        loop {
+            match self.try_lock() {
+                Err(Error::Busy(holder)) => {
+                    if waited.elapsed() >= lock_wait() {
+                        return Err(Error::Busy(format!(
+                            "{holder}; waited {} s for it to finish (SENDLENS_LOCK_WAIT \
+                             sets how long)",
+                            waited.elapsed().as_secs()
+                        )));
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                }
+                taken => return taken,
+            }
+        }
+    }
+
+    /// [`Self::lock`], once.
+    fn try_lock(&self) -> Result<WorkspaceLock> {
         if let Some(remote) = self.remote() {
             return Ok(WorkspaceLock {
                 _held: Held::Remote(remote::RemoteLock::take(remote)?),
@@ -278,13 +300,23 @@ impl Workspace {
             Ok(()) => Ok(WorkspaceLock {
                 _held: Held::File(file),
             }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Other(format!(
-                "another sendlens ingest or maintenance command is running on {}; wait for it to finish",
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(format!(
+                "another sendlens ingest or maintenance command is running on {}",
                 self.root.display()
             ))),
             Err(std::fs::TryLockError::Error(e)) => Err(Error::Io { path, source: e }),
         }
     }
+}
+
+/// How long [`Workspace::lock`] waits for another writer: ten minutes, or
+/// `SENDLENS_LOCK_WAIT` seconds (0: not at all).
+pub fn lock_wait() -> std::time::Duration {
+    let seconds = std::env::var("SENDLENS_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(600);
+    std::time::Duration::from_secs(seconds)
 }
 
 /// The workspace's write lock (see [`Workspace::lock`]).
