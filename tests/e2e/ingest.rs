@@ -297,17 +297,7 @@ fn a_writer_waits_for_the_workspace_lock_and_says_who_held_it_when_it_gives_up()
         "--json",
         input.to_str().unwrap(),
     ];
-    let refused = crate::support::bin()
-        .args(args)
-        .env("SENDLENS_LOCK_WAIT", "1")
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("another sendlens ingest") && stderr.contains("SENDLENS_LOCK_WAIT"),
-        "{stderr}"
-    );
+    crate::support::assert_refused_while_locked(crate::support::bin().args(args));
     // Released while it waits: the ingest goes on and lands.
     let waiting = crate::support::bin()
         .args(args)

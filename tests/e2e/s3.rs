@@ -392,6 +392,15 @@ struct Lake {
 }
 
 impl Lake {
+    /// The workspace at `url` in `server`, through the cache folder `cache`.
+    fn new(server: &S3Server, url: &str, cache: PathBuf) -> Lake {
+        Lake {
+            port: server.port,
+            url: url.to_string(),
+            cache,
+        }
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut command = bin();
         command
@@ -493,11 +502,7 @@ fn exports_and_lake(seed: u64, extra: &[u8]) -> (S3Server, Ws, PathBuf) {
 #[test]
 fn a_workspace_in_s3_answers_every_command_as_a_local_one_does() {
     let (server, local, input) = exports_and_lake(21, BROKEN);
-    let lake = Lake {
-        port: server.port,
-        url: "s3://lake/team/ws".to_string(),
-        cache: local.scratch("cache-a"),
-    };
+    let lake = Lake::new(&server, "s3://lake/team/ws", local.scratch("cache-a"));
 
     // init: the configuration, salt, table and report definitions in the
     // bucket; the cache holds no events.
@@ -610,30 +615,17 @@ fn a_workspace_in_s3_answers_every_command_as_a_local_one_does() {
 #[test]
 fn writers_of_a_workspace_in_s3_take_turns_and_store_nothing_twice() {
     let (server, scratch, input) = exports_and_lake(22, b"");
-    let lake = Lake {
-        port: server.port,
-        url: "s3://lake/ws".to_string(),
-        cache: scratch.scratch("cache-a"),
-    };
+    let lake = Lake::new(&server, "s3://lake/ws", scratch.scratch("cache-a"));
     lake.ok(&["init"]);
 
     // A lock its holder renews stops a second writer, with who holds it.
     let now = chrono::Utc::now().to_rfc3339();
     let held = format!(r#"{{"host":"scheduler-1","pid":4242,"since":"{now}","renewed":"{now}"}}"#);
     server.put("/lake/ws/.sendlens/lock", held.as_bytes());
-    let refused = lake
-        .command(&["ingest", "s3://exports/p/"])
-        .env("SENDLENS_LOCK_WAIT", "1")
-        .output()
-        .unwrap();
-    assert!(!refused.status.success());
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("another sendlens ingest")
-            && stderr.contains("scheduler-1")
-            && stderr.contains("SENDLENS_LOCK_WAIT"),
-        "{stderr}"
+    let stderr = crate::support::assert_refused_while_locked(
+        &mut lake.command(&["ingest", "s3://exports/p/"]),
     );
+    assert!(stderr.contains("scheduler-1"), "{stderr}");
     // A writer waits for the lock: released while it waits, it goes on.
     let waiting = lake
         .command(&["ingest", "--json", "--no-refresh", "s3://exports/p/"])
@@ -711,11 +703,7 @@ fn two_commits_of_one_version_in_s3_cannot_both_land() {
     let server = S3Server::start();
     server.put("/lake", b"");
     let scratch = Ws::new();
-    let lake = Lake {
-        port: server.port,
-        url: "s3://lake/ws".to_string(),
-        cache: scratch.scratch("cache"),
-    };
+    let lake = Lake::new(&server, "s3://lake/ws", scratch.scratch("cache"));
     lake.ok(&["init"]);
     let options = store_options(server.port);
     let url = url::Url::parse("s3://lake/ws/events/").unwrap();
@@ -791,11 +779,7 @@ fn one_cache_never_mixes_two_workspaces_of_the_same_url() {
 #[test]
 fn a_server_that_goes_away_mid_ingest_into_a_workspace_in_s3_leaves_its_last_commit() {
     let (server, scratch, input) = exports_and_lake(41, b"");
-    let direct = Lake {
-        port: server.port,
-        url: "s3://lake/ws".to_string(),
-        cache: scratch.scratch("cache"),
-    };
+    let direct = Lake::new(&server, "s3://lake/ws", scratch.scratch("cache"));
     direct.ok(&["init"]);
     // Fail fast rather than retry for minutes.
     let (_, config) = request(server.port, "GET", "/lake/ws/sendlens.toml", &[]).unwrap();

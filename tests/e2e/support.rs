@@ -302,3 +302,17 @@ pub async fn answer_text(
     let batches = ctx.sql(sql).await?.collect().await?;
     Ok(datafusion::arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
 }
+
+/// Run `command` while another process holds the workspace lock, waiting
+/// one second for it: it fails and says who holds the lock and how to wait
+/// longer. Returns its stderr.
+pub fn assert_refused_while_locked(command: &mut Command) -> String {
+    let out = command.env("SENDLENS_LOCK_WAIT", "1").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.contains("another sendlens ingest") && stderr.contains("SENDLENS_LOCK_WAIT"),
+        "{stderr}"
+    );
+    stderr
+}
