@@ -21,16 +21,15 @@ Usage: python3 bench/incremental.py [--events 1000000] [--new 5000]
        [--repeat 3] [--sendlens target/release/sendlens] [--keep DIR]
 """
 
-import argparse
 import gzip
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest_vs_duckdb import run_measured  # noqa: E402
+from common import (arguments, markdown_table, remove_work_folder, run_measured,  # noqa: E402
+                    sendlens_binary, work_folder)
 
 
 def records(path):
@@ -81,18 +80,11 @@ def prepare(sendlens, work, events, new):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1_000_000)
+    ap = arguments(__doc__)
     ap.add_argument("--new", type=int, default=5_000)
-    ap.add_argument("--sendlens", default="target/release/sendlens")
-    ap.add_argument("--keep", help="work folder to keep (default: a temp folder)")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds; the best of each side counts")
     args = ap.parse_args()
-    sendlens = os.path.abspath(args.sendlens)
-    if not os.path.exists(sendlens):
-        subprocess.check_call(["cargo", "build", "--release"])
-    work = args.keep or tempfile.mkdtemp(prefix="sendlens-incremental-")
-    os.makedirs(work, exist_ok=True)
+    sendlens = sendlens_binary(args.sendlens)
+    work = work_folder(args, "sendlens-incremental-")
     kinds = prepare(sendlens, work, args.events, args.new)
     rows = []
     for kind, (base, batch) in kinds.items():
@@ -112,13 +104,12 @@ def main():
                 if best[side] is None or secs < best[side][0]:
                     best[side] = (secs, mb)
         rows.append((kind, best["big"], best["empty"]))
-    print(f"\n| batch of ~{args.new:,} | into {args.events:,} events | into an empty workspace | ratio |")
-    print("| --- | --- | --- | --- |")
-    for kind, (big_s, big_mb), (empty_s, empty_mb) in rows:
-        print(f"| {kind} | {big_s:.2f} s, {big_mb:.0f} MB | {empty_s:.2f} s, {empty_mb:.0f} MB "
-              f"| {big_s / empty_s:.1f}x (goal <= 3x) |")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    markdown_table(
+        [f"batch of ~{args.new:,}", f"into {args.events:,} events", "into an empty workspace", "ratio"],
+        [[kind, f"{big_s:.2f} s, {big_mb:.0f} MB", f"{empty_s:.2f} s, {empty_mb:.0f} MB",
+          f"{big_s / empty_s:.1f}x (goal <= 3x)"]
+         for kind, (big_s, big_mb), (empty_s, empty_mb) in rows])
+    remove_work_folder(args, work)
 
 
 if __name__ == "__main__":

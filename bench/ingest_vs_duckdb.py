@@ -14,14 +14,15 @@ Usage: python3 bench/ingest_vs_duckdb.py [--events 1000000] [--threads 2]
        [--repeat 3] [--sendlens target/release/sendlens] [--keep DIR]
 """
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (arguments, ensure_duckdb, remove_work_folder, run_measured,  # noqa: E402
+                    work_folder)
 
 DUCKDB_SQL = r"""
 SET threads = {threads};
@@ -64,39 +65,13 @@ SELECT COUNT(*) FROM read_parquet('{output}');
 """
 
 
-def run_measured(cmd, **kw):
-    """Run cmd; return (seconds, peak RSS in MB, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        sys.stderr.write(err.decode(errors="replace"))
-        raise SystemExit(f"command failed: {' '.join(cmd)}")
-    return seconds, usage.ru_maxrss / 1024.0, out.decode()
-
-
-def ensure_duckdb():
-    try:
-        import duckdb  # noqa: F401
-    except ImportError:
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "duckdb"])
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1_000_000)
+    ap = arguments(__doc__)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--sendlens", default="target/release/sendlens")
-    ap.add_argument("--keep", help="work folder to keep (default: a temp folder)")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds; the best of each side counts")
     args = ap.parse_args()
     ensure_duckdb()
 
-    work = args.keep or tempfile.mkdtemp(prefix="sendlens-bench-")
-    os.makedirs(work, exist_ok=True)
+    work = work_folder(args, "sendlens-bench-")
     data = os.path.join(work, "input")
     if not os.path.isdir(data):
         subprocess.check_call([args.sendlens, "generate", "--out", data, "--events",
@@ -144,8 +119,7 @@ def main():
     print(f"then `sendlens refresh` (materialized message facts, which `ingest` runs unless "
           f"--no-refresh): {r_secs:.2f} s, peak RSS {r_rss:.0f} MB; ingest + refresh "
           f"{t_rate:.0f} events/s, {t_rate / d_rate:.2f}x DuckDB")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    remove_work_folder(args, work)
 
 
 if __name__ == "__main__":

@@ -26,16 +26,17 @@ Usage: python3 bench/queries_vs_duckdb.py [--events 5000000] [--repeat 5]
        [--sendlens target/release/sendlens] [--keep DIR]
 """
 
-import argparse
 import csv
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import (arguments, ensure_duckdb, remove_work_folder, run_measured,  # noqa: E402
+                    work_folder)
 
 # The message sets of the metric catalog, written out for DuckDB.
 SETS = """
@@ -130,13 +131,6 @@ FROM days LEFT JOIN s ON days.day = s.day ORDER BY 1
 """
 
 
-def ensure_duckdb():
-    try:
-        import duckdb  # noqa: F401
-    except ImportError:
-        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "duckdb"])
-
-
 def sendlens_sql(binary, ws, statements, repeat):
     """Run statements `repeat` times in one process; best seconds per statement and the last results."""
     cmd = [binary, "--workspace", ws, "sql", "--timing", "--format", "json"]
@@ -156,21 +150,9 @@ def sendlens_sql(binary, ws, statements, repeat):
     return best, first, docs[-len(statements):]
 
 
-def run_measured(cmd):
-    """Run cmd to its end; return (seconds, peak RSS in MB)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"command failed: {' '.join(cmd)}\n{err.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss / 1024.0
-
-
 def best_process(cmd, repeat):
     """Best wall time and the largest peak RSS over `repeat` runs of cmd."""
-    runs = [run_measured(cmd) for _ in range(repeat)]
+    runs = [run_measured(cmd)[:2] for _ in range(repeat)]
     return min(r[0] for r in runs), max(r[1] for r in runs)
 
 
@@ -201,17 +183,11 @@ def best_duckdb(con, sql, repeat):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=5_000_000)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--sendlens", default="target/release/sendlens")
-    ap.add_argument("--keep", help="work folder to keep and reuse (default: a temp folder)")
-    args = ap.parse_args()
+    args = arguments(__doc__, events=5_000_000, repeat=5).parse_args()
     ensure_duckdb()
     import duckdb
 
-    work = args.keep or tempfile.mkdtemp(prefix="sendlens-qbench-")
-    os.makedirs(work, exist_ok=True)
+    work = work_folder(args, "sendlens-qbench-")
     data = os.path.join(work, "input")
     ws = os.path.join(work, "ws")
     if not os.path.isdir(data):
@@ -318,8 +294,7 @@ con.close()"""])
     print(f"whole process: from start to exit, best of {args.repeat}; DuckDB as a Python process on a "
           f"database file of the same events ('duckdb - python': without the {p_py:.3f} s that "
           "Python's start-up and `import duckdb` take alone).")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    remove_work_folder(args, work)
 
 
 if __name__ == "__main__":

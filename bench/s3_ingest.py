@@ -17,18 +17,17 @@ Usage: python3 bench/s3_ingest.py [--events 1000000] [--repeat 3]
        [--sendlens target/release/sendlens] [--keep DIR]
 """
 
-import argparse
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest_vs_duckdb import run_measured  # noqa: E402
+from common import (arguments, markdown_table, remove_work_folder, run_measured,  # noqa: E402
+                    sendlens_binary, work_folder)
 
 KEY = "sendlens-bench"
 
@@ -61,20 +60,12 @@ def start_server():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--sendlens", default="target/release/sendlens")
-    ap.add_argument("--keep", help="work folder to keep (default: a temp folder)")
-    ap.add_argument("--repeat", type=int, default=3, help="rounds; the best of each side counts")
-    args = ap.parse_args()
+    args = arguments(__doc__).parse_args()
     ensure_moto()
     import boto3
 
-    sendlens = os.path.abspath(args.sendlens)
-    if not os.path.exists(sendlens):
-        subprocess.check_call(["cargo", "build", "--release"])
-    work = args.keep or tempfile.mkdtemp(prefix="sendlens-s3-")
-    os.makedirs(work, exist_ok=True)
+    sendlens = sendlens_binary(args.sendlens)
+    work = work_folder(args, "sendlens-s3-")
     data = os.path.join(work, "in")
     if not os.path.exists(data):
         subprocess.check_call([sendlens, "generate", "--out", data, "--events", str(args.events),
@@ -116,14 +107,12 @@ def main():
         server.kill()
         server.wait()
     (_, _, s3_rate), (_, _, disk_rate), (_, _, lake_rate) = best.values()
-    print("\n| source | time | events/s | peak memory |")
-    print("| --- | --- | --- | --- |")
-    for side, (secs, mb, rate) in best.items():
-        print(f"| {side} | {secs:.2f} s | {rate:,.0f} | {mb:.0f} MB |")
+    markdown_table(["source", "time", "events/s", "peak memory"],
+                   [[side, f"{secs:.2f} s", f"{rate:,.0f}", f"{mb:.0f} MB"]
+                    for side, (secs, mb, rate) in best.items()])
     print(f"\nS3 ingest runs at {s3_rate / disk_rate:.2f}x the events/s of local disk; "
           f"into a workspace in S3 at {lake_rate / disk_rate:.2f}x")
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
+    remove_work_folder(args, work)
 
 
 if __name__ == "__main__":

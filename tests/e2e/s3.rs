@@ -422,11 +422,7 @@ impl Lake {
     }
 
     fn query(&self, sql: &str) -> Vec<Value> {
-        self.ok(&["sql", "--format", "ndjson", "-c", sql])
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("ndjson row"))
-            .collect()
+        crate::support::ndjson_rows(&self.ok(&["sql", "--format", "ndjson", "-c", sql]))
     }
 
     /// Another host: the same workspace through another cache folder.

@@ -102,10 +102,7 @@ impl Ws {
             "-c",
             sql,
         ]);
-        out.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("ndjson row"))
-            .collect()
+        ndjson_rows(&out)
     }
 
     /// A single number from a query's first row and column.
@@ -315,4 +312,12 @@ pub fn assert_refused_while_locked(command: &mut Command) -> String {
         "{stderr}"
     );
     stderr
+}
+
+/// The rows `sql --format ndjson` printed, as JSON objects.
+pub fn ndjson_rows(out: &str) -> Vec<Value> {
+    out.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("ndjson row"))
+        .collect()
 }

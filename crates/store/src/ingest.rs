@@ -344,10 +344,9 @@ fn unreachable_table(ws: &Workspace, e: Error) -> Error {
     match (ws.remote(), e) {
         (Some(remote), Error::Delta(e)) => Error::Other(format!(
             "cannot write the events table in {}: {e}. Nothing was committed; run the same \
-             ingest again once the store answers. Check the bucket, the credentials \
-             (AWS_PROFILE, AWS_ACCESS_KEY_ID, ...) and, for an S3-compatible server, \
-             AWS_ENDPOINT_URL and AWS_ALLOW_HTTP",
-            remote.url()
+             ingest again once the store answers. {}",
+            remote.url(),
+            objects::STORE_HINT
         )),
         (_, e) => e,
     }

@@ -35,6 +35,11 @@ pub fn register_handlers() {
     ONCE.call_once(|| deltalake::aws::register_handlers(None));
 }
 
+/// What to check when object storage cannot be reached: the end of every
+/// such error.
+pub const STORE_HINT: &str = "Check the bucket, the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, \
+     ...) and, for an S3-compatible server, AWS_ENDPOINT_URL and AWS_ALLOW_HTTP";
+
 /// An object to read: where it is and what the listing said of it.
 #[derive(Debug, Clone)]
 pub struct Object {
@@ -147,11 +152,7 @@ impl Bucket {
     }
 
     fn unreachable(&self, what: &str, e: &object_store::Error) -> Error {
-        Error::Other(format!(
-            "cannot read {what}: {e}. Check the bucket, the credentials (AWS_PROFILE, \
-             AWS_ACCESS_KEY_ID, ...) and, for an S3-compatible server, AWS_ENDPOINT_URL \
-             and AWS_ALLOW_HTTP"
-        ))
+        Error::Other(format!("cannot read {what}: {e}. {STORE_HINT}"))
     }
 }
 

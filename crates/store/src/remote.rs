@@ -87,10 +87,9 @@ impl Remote {
 
     fn failed(&self, what: &str, relative: &str, e: object_store::Error) -> Error {
         Error::Other(format!(
-            "cannot {what} {}: {e}. Check the bucket, the credentials (AWS_PROFILE, \
-             AWS_ACCESS_KEY_ID, ...) and, for an S3-compatible server, AWS_ENDPOINT_URL and \
-             AWS_ALLOW_HTTP",
-            self.url_of(relative)
+            "cannot {what} {}: {e}. {}",
+            self.url_of(relative),
+            objects::STORE_HINT
         ))
     }
 

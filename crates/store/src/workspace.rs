@@ -230,12 +230,9 @@ impl Workspace {
                  the workspace; without it, create a new workspace and ingest the exports again",
                 salt_path.display()
             ))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Other(format!(
-                "{} is missing: PII hashes and record identities are keyed with this salt. \
-                 Restore it from a backup of the workspace; without it, create a new workspace \
-                 (`sendlens init DIR`) and ingest the exports again",
-                salt_path.display()
-            ))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(missing_salt(&salt_path.display().to_string()))
+            }
             Err(e) => Err(Error::Io {
                 path: salt_path,
                 source: e,
@@ -285,7 +282,8 @@ impl Workspace {
     fn try_lock(&self) -> Result<WorkspaceLock> {
         if let Some(remote) = self.remote() {
             return Ok(WorkspaceLock {
-                _held: Held::Remote(remote::RemoteLock::take(remote)?),
+                _file: None,
+                _object: Some(remote::RemoteLock::take(remote)?),
             });
         }
         let path = self.state_dir().join("lock");
@@ -298,7 +296,8 @@ impl Workspace {
             .at(&path)?;
         match file.try_lock() {
             Ok(()) => Ok(WorkspaceLock {
-                _held: Held::File(file),
+                _file: Some(file),
+                _object: None,
             }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::Busy(format!(
                 "another sendlens ingest or maintenance command is running on {}",
@@ -319,16 +318,21 @@ pub fn lock_wait() -> std::time::Duration {
     std::time::Duration::from_secs(seconds)
 }
 
-/// The workspace's write lock (see [`Workspace::lock`]).
+/// The workspace's write lock (see [`Workspace::lock`]): a locked file or
+/// a lock object, released when dropped.
 pub struct WorkspaceLock {
-    _held: Held,
+    _file: Option<File>,
+    _object: Option<remote::RemoteLock>,
 }
 
-/// What a lock holds until it is dropped.
-#[allow(dead_code)]
-enum Held {
-    File(File),
-    Remote(remote::RemoteLock),
+/// The salt at `place` is gone. It is never replaced: a new one would hash
+/// every address differently and let every record in again as new.
+fn missing_salt(place: &str) -> Error {
+    Error::Other(format!(
+        "{place} is missing: PII hashes and record identities are keyed with this salt. \
+         Restore it from a backup of the workspace; without it, create a new workspace \
+         (`sendlens init DIR|s3://…`) and ingest the exports again"
+    ))
 }
 
 /// A new salt: 32 random bytes from the OS, as hex.
@@ -389,14 +393,7 @@ fn open_remote(location: &str) -> Result<Workspace> {
     };
     let salt = match salt {
         Some(salt) if !salt.is_empty() => salt.to_vec(),
-        _ => {
-            return Err(Error::Other(format!(
-                "{} is missing: PII hashes and record identities are keyed with this salt. \
-                 Restore it from a backup of the workspace; without it, create a new workspace \
-                 and ingest the exports again",
-                found.url_of(SALT_KEY)
-            )));
-        }
+        _ => return Err(missing_salt(&found.url_of(SALT_KEY))),
     };
     // Each `init` makes a new salt: a workspace made again at the same URL
     // (or one of the same name on another server) never meets the facts
