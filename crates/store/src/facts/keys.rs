@@ -33,7 +33,7 @@ use deltalake::DeltaTable;
 use futures::StreamExt;
 use sendlens_metrics::EVENTS_TABLE;
 
-use super::{PAGE_ROWS, ROW_GROUP_ROWS, tables};
+use super::{PAGE_ROWS, ROW_GROUP_ROWS, key_set, tables};
 use crate::session::register_table;
 
 /// Keys an update rebuilds at most; more, and rebuilding the slices they
@@ -75,10 +75,11 @@ impl Keys {
                 .and(col("campaign_id").in_list(list(&self.campaigns), false)));
         }
         if with_messages && !self.messages.is_empty() {
+            // Thousands of message keys: a set, not a list of literals.
+            let messages = Arc::new(self.messages.clone());
             picked = picked.or(col("campaign_id")
                 .is_null()
-                .and(col("message_key").is_not_null())
-                .and(col("message_key").in_list(list(&self.messages), false)));
+                .and(key_set::contains("message_key", &messages)));
         }
         picked
     }

@@ -35,6 +35,7 @@ use crate::Workspace;
 use crate::readers::{self, ReadLease};
 use crate::session::{leased, register_table};
 
+mod key_set;
 mod keys;
 
 /// The materialized tables: name, defining query, sort order. Each reads
