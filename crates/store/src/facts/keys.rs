@@ -50,8 +50,9 @@ const UNREAD: [&str; 4] = ["raw", "attributes", "metrics", "event_date"];
 #[derive(Default)]
 struct Keys {
     campaigns: HashSet<String>,
-    /// Message keys of rows without a campaign.
-    messages: HashSet<String>,
+    /// Message keys of rows without a campaign; shared, not copied, by the
+    /// predicates built from them (one per facts file checked).
+    messages: Arc<HashSet<String>>,
 }
 
 impl Keys {
@@ -76,10 +77,9 @@ impl Keys {
         }
         if with_messages && !self.messages.is_empty() {
             // Thousands of message keys: a set, not a list of literals.
-            let messages = Arc::new(self.messages.clone());
             picked = picked.or(col("campaign_id")
                 .is_null()
-                .and(key_set::contains("message_key", &messages)));
+                .and(key_set::contains("message_key", &self.messages)));
         }
         picked
     }
@@ -91,7 +91,7 @@ impl Keys {
                 .difference(&other.campaigns)
                 .cloned()
                 .collect(),
-            messages: self.messages.difference(&other.messages).cloned().collect(),
+            messages: Arc::new(self.messages.difference(&other.messages).cloned().collect()),
         }
     }
 
@@ -122,7 +122,7 @@ impl Keys {
             {
                 match (campaign, message) {
                     (Some(c), _) => self.campaigns.insert(c.to_string()),
-                    (None, Some(m)) => self.messages.insert(m.to_string()),
+                    (None, Some(m)) => Arc::make_mut(&mut self.messages).insert(m.to_string()),
                     (None, None) => false,
                 };
             }
