@@ -123,6 +123,8 @@ enum Command {
     Vacuum(commands::maintenance::VacuumArgs),
     /// Write a deterministic synthetic Pinpoint event stream (Firehose layout).
     Generate(commands::generate::Args),
+    /// Run a scheduler or an executor of a sendlens cluster (Apache DataFusion Ballista).
+    Cluster(commands::cluster::Args),
     /// Try sendlens on the bundled sample: create a workspace, ingest, show campaigns.
     Demo(commands::demo::Args),
 }
@@ -156,6 +158,7 @@ fn main() -> ExitCode {
         Command::Vacuum(a) => commands::maintenance::vacuum(&workspace, a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),
+        Command::Cluster(a) => commands::cluster::run(&workspace, a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 mod support;
 
+mod cluster;
 mod ingest;
 mod integrity;
 mod library;

@@ -16,9 +16,9 @@ use serde_json::Value;
 use crate::support::{Ws, bin, files_under, generate, gzip, rejected_lines};
 
 /// A `moto_server` process on loopback, stopped when dropped.
-struct S3Server {
+pub(crate) struct S3Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 /// `moto_server` from `PATH`, or from a virtualenv the tests make once.
@@ -56,7 +56,7 @@ fn moto_server() -> &'static Path {
     })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -121,7 +121,7 @@ fn request(port: u16, method: &str, path: &str, body: &[u8]) -> std::io::Result<
 }
 
 /// The AWS variables that point a process at the server on `port`.
-fn aws_env(port: u16) -> [(&'static str, String); 5] {
+pub(crate) fn aws_env(port: u16) -> [(&'static str, String); 5] {
     [
         ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
         ("AWS_ALLOW_HTTP", "true".to_string()),
@@ -385,7 +385,7 @@ fn an_object_replaced_after_its_listing_is_read_as_it_is_now() {
 
 /// A workspace in the server's bucket `lake`, used as one host uses it:
 /// with a cache folder of its own.
-struct Lake {
+pub(crate) struct Lake {
     port: u16,
     url: String,
     cache: PathBuf,
@@ -393,7 +393,7 @@ struct Lake {
 
 impl Lake {
     /// The workspace at `url` in `server`, through the cache folder `cache`.
-    fn new(server: &S3Server, url: &str, cache: PathBuf) -> Lake {
+    pub(crate) fn new(server: &S3Server, url: &str, cache: PathBuf) -> Lake {
         Lake {
             port: server.port,
             url: url.to_string(),
@@ -401,7 +401,7 @@ impl Lake {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = bin();
         command
             .args(["-w", &self.url])
@@ -415,7 +415,7 @@ impl Lake {
         self.command(args).output().expect("sendlens runs")
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         crate::support::assert_success(&out, args);
         String::from_utf8(out.stdout).unwrap()
@@ -481,7 +481,7 @@ fn assert_same_views(lake: &Lake, local: &Ws, views: &[String], when: &str) {
 /// A server with a generated stream (and `extra` as one more object, when
 /// not empty) under `s3://exports/p/`, and an empty bucket `lake`; the
 /// scratch workspace holds the stream's local copy, returned too.
-fn exports_and_lake(seed: u64, extra: &[u8]) -> (S3Server, Ws, PathBuf) {
+pub(crate) fn exports_and_lake(seed: u64, extra: &[u8]) -> (S3Server, Ws, PathBuf) {
     let server = S3Server::start();
     let scratch = Ws::new();
     let input = scratch.scratch("in");

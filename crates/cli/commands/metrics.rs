@@ -37,6 +37,10 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value_t = PageFormat::Table)]
     pub format: PageFormat,
+    /// Run the queries on a sendlens cluster: its scheduler's address,
+    /// df://HOST:PORT (see `sendlens cluster`).
+    #[arg(long, value_name = "URL", env = "SENDLENS_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 async fn query(ctx: &SessionContext, sql: &str) -> anyhow::Result<Vec<RecordBatch>> {
@@ -121,7 +125,10 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
         .unwrap_or_else(|| ws.config().time.zone.clone());
     let rt = super::runtime()?;
     rt.block_on(async {
-        let ctx = sendlens_store::open_session(&ws).await?;
+        let ctx = match &args.cluster {
+            Some(url) => sendlens_cluster::connect(url, &ws).await?,
+            None => sendlens_store::open_session(&ws).await?,
+        };
         let id = lit(&args.campaign_id);
         let (from, to) = match (args.from, args.to) {
             (Some(f), Some(t)) => (f, t),

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod campaigns;
+pub mod cluster;
 pub mod demo;
 pub mod functions;
 pub mod generate;

@@ -48,6 +48,10 @@ struct Common {
     /// Plan every statement and show what would be written, without running anything.
     #[arg(long)]
     dry_run: bool,
+    /// Run the queries on a sendlens cluster: its scheduler's address,
+    /// df://HOST:PORT (see `sendlens cluster`).
+    #[arg(long, value_name = "URL", env = "SENDLENS_CLUSTER")]
+    cluster: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -200,7 +204,7 @@ fn run_periods(
 ) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     rt.block_on(async {
-        let runner = Runner::open(ws).await?;
+        let runner = Runner::open_on(ws, common.cluster.as_deref()).await?;
         let mut failed = 0;
         for period in periods {
             let job = Job {

@@ -21,6 +21,10 @@ pub struct Args {
     /// Print each statement's elapsed time.
     #[arg(long)]
     pub timing: bool,
+    /// Run the queries on a sendlens cluster: its scheduler's address,
+    /// df://HOST:PORT (see `sendlens cluster`).
+    #[arg(long, value_name = "URL", env = "SENDLENS_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 impl From<Args> for ShellArgs {
@@ -30,6 +34,7 @@ impl From<Args> for ShellArgs {
             format: Some(a.format),
             timing: a.timing,
             no_rc: true,
+            cluster: a.cluster,
             ..ShellArgs::default()
         }
     }

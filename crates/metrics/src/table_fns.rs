@@ -139,13 +139,13 @@ impl SqlTable {
         }
     }
 
-    /// The physical plan of the SQL with its parameters bound.
-    async fn plan_bound(
-        &self,
-        state: &SessionState,
-        params: &[ScalarValue],
-        plans: &PlanCache,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    /// The optimized logical plan of the SQL, its parameters bound: what a
+    /// scan executes. A planner that ships plans elsewhere (a Ballista
+    /// client) puts it in the place of the table's scan.
+    pub async fn logical_plan(&self, state: &SessionState) -> Result<LogicalPlan> {
+        let Some((params, plans)) = &self.bound else {
+            return state.optimize(&state.create_logical_plan(&self.sql).await?);
+        };
         let tables = table_identities(state).await?;
         let plan = match plans.get(&self.sql, &tables) {
             Some(plan) => plan,
@@ -160,13 +160,9 @@ impl SqlTable {
         ))?;
         // The values are in: casts of literals fold, and the scans' filters
         // prune with them.
-        let plan = SimplifyExpressions::new()
+        Ok(SimplifyExpressions::new()
             .rewrite(plan, &OptimizerContext::new())?
-            .data;
-        state
-            .query_planner()
-            .create_physical_plan(&plan, state)
-            .await
+            .data)
     }
 }
 
@@ -203,13 +199,11 @@ impl TableProvider for SqlTable {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let state = session_state(state)?;
-        let plan = match &self.bound {
-            Some((params, plans)) => self.plan_bound(state, params, plans).await?,
-            None => {
-                let plan = state.create_logical_plan(&self.sql).await?;
-                state.create_physical_plan(&plan).await?
-            }
-        };
+        let plan = self.logical_plan(state).await?;
+        let plan = state
+            .query_planner()
+            .create_physical_plan(&plan, state)
+            .await?;
         let plan = match projection {
             Some(columns) => {
                 let schema = plan.schema();

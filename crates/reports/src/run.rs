@@ -85,9 +85,18 @@ struct Finished {
 impl Runner {
     /// A runner over the workspace's current table.
     pub async fn open(ws: &Workspace) -> anyhow::Result<Runner> {
+        Self::open_on(ws, None).await
+    }
+
+    /// A runner whose queries run on the cluster at `cluster`
+    /// (`df://HOST:PORT`), or in-process without one.
+    pub async fn open_on(ws: &Workspace, cluster: Option<&str>) -> anyhow::Result<Runner> {
         // One opened table for the session and for the version outputs cite.
         let table = ws.open_table().await?;
-        let ctx = sendlens_store::open_session_on(ws, &table).await?;
+        let ctx = match cluster {
+            Some(url) => sendlens_cluster::connect_on(url, ws, &table).await?,
+            None => sendlens_store::open_session_on(ws, &table).await?,
+        };
         let table_version = table.version();
         Ok(Runner {
             ws: ws.clone(),

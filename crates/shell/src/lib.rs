@@ -63,6 +63,10 @@ pub struct ShellArgs {
     /// Do not run the rc file.
     #[arg(long)]
     pub no_rc: bool,
+    /// Run the queries on a sendlens cluster: its scheduler's address,
+    /// df://HOST:PORT (see `sendlens cluster`).
+    #[arg(long, value_name = "URL", env = "SENDLENS_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 impl Default for ShellArgs {
@@ -76,6 +80,7 @@ impl Default for ShellArgs {
             timing: false,
             rc: None,
             no_rc: false,
+            cluster: None,
         }
     }
 }
@@ -128,9 +133,12 @@ pub fn run(workspace: &Path, args: ShellArgs) -> anyhow::Result<bool> {
         expanded: Default::default(),
     };
     let mut shell = rt.block_on(async {
-        let (ctx, version) = shell::session(&ws, args.memory_limit).await?;
+        let (ctx, version) = shell::session(&ws, args.memory_limit, args.cluster.as_deref()).await?;
         let mut shell = Shell::new(ctx, settings, interactive).await;
         shell.follow(ws.clone(), version);
+        if let Some(url) = &args.cluster {
+            shell.on_cluster(url);
+        }
         if interactive {
             shell.load_ids_in_background();
         }

@@ -62,6 +62,8 @@ pub struct Shell {
     workspace: Option<(Workspace, Option<u64>)>,
     /// The newest version a note was printed for.
     noted: Option<u64>,
+    /// The scheduler the session's queries run on, if not in-process.
+    cluster: Option<String>,
 }
 
 /// How deep `\i` may nest: a file that includes itself stops here.
@@ -74,7 +76,14 @@ const MAX_INCLUDE_DEPTH: usize = 16;
 pub async fn session(
     ws: &Workspace,
     memory_limit: Option<usize>,
+    cluster: Option<&str>,
 ) -> anyhow::Result<(SessionContext, Option<u64>)> {
+    if let Some(url) = cluster {
+        // The cluster's executors hold the memory; their own limits apply.
+        let table = ws.open_table().await?;
+        let ctx = sendlens_cluster::connect_on(url, ws, &table).await?;
+        return Ok((ctx, table.version()));
+    }
     let mut config = SessionConfig::new().with_information_schema(true);
     // Spans let errors point at the part of the statement they are about.
     config.options_mut().sql_parser.collect_spans = true;
@@ -106,7 +115,13 @@ impl Shell {
             including: Vec::new(),
             workspace: None,
             noted: None,
+            cluster: None,
         }
+    }
+
+    /// The session's queries run on the cluster at `url`.
+    pub fn on_cluster(&mut self, url: &str) {
+        self.cluster = Some(url.to_string());
     }
 
     /// The session reads `version` of `ws`: `\refresh` can move it on.
@@ -137,6 +152,19 @@ impl Shell {
         let Some((ws, _)) = &self.workspace else {
             return Ok("names reloaded".into());
         };
+        if let Some(url) = &self.cluster {
+            let (ctx, version) = session(ws, None, Some(url))
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            self.ctx = ctx;
+            let ws = self.workspace.take().map(|(ws, _)| ws);
+            self.workspace = ws.map(|ws| (ws, version));
+            self.noted = None;
+            return Ok(format!(
+                "session moved to table version {} on {url}; names reloaded",
+                version.map_or("none".to_string(), |v| v.to_string())
+            ));
+        }
         let ctx =
             SessionContext::new_with_config_rt(self.ctx.copied_config(), self.ctx.runtime_env());
         let version = register(&ctx, ws).await.map_err(|e| format!("{e:#}"))?;

@@ -73,7 +73,7 @@ impl Bucket {
     }
 
     /// The bucket's store.
-    pub(crate) fn store(&self) -> Arc<dyn ObjectStore> {
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()
     }
 

@@ -77,19 +77,24 @@ pub async fn register_on_in_zone(
     // as long as the session has them: other processes' vacuum and refresh
     // leave what they read in place (see `sendlens_store::readers`). A
     // workspace the session cannot write to gets no lease.
-    let facts_dir = facts::current(ws, table);
-    let lease = table.version().and_then(|version| {
-        let facts = facts_dir
-            .as_ref()
-            .and_then(|d| d.file_name())
-            .map(|n| n.to_string_lossy().into_owned());
-        readers::lease(ws, version, facts.as_deref())
-            .ok()
-            .map(Arc::new)
-    });
+    let lease = lease_version(ws, table);
     register_table_leased(ctx, table, lease.clone()).await?;
     facts::register_current(ctx, ws, table, lease).await?;
     register_with_events_table(ctx, time_zone).await
+}
+
+/// A read lease on the table's version and on its current facts, if the
+/// workspace can be written to; `None` otherwise.
+pub fn lease_version(ws: &Workspace, table: &deltalake::DeltaTable) -> Option<Arc<readers::ReadLease>> {
+    let facts_dir = facts::current(ws, table);
+    let version = table.version()?;
+    let facts = facts_dir
+        .as_ref()
+        .and_then(|d| d.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    readers::lease(ws, version, facts.as_deref())
+        .ok()
+        .map(Arc::new)
 }
 
 /// Register the workspace's `events` table only.

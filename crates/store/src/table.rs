@@ -245,37 +245,60 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
-/// Data files of the table, by event date (days since the epoch), as paths
-/// relative to the table root.
-pub async fn files_by_date(table: &DeltaTable) -> Result<HashMap<i32, Vec<String>>> {
-    let mut out: HashMap<i32, Vec<String>> = HashMap::new();
+/// One data file of a table version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// Relative to the table root.
+    pub path: String,
+    /// Bytes.
+    pub size: u64,
+    /// The event date it holds, days since the epoch.
+    pub date: i32,
+}
+
+/// The data files of the table's version.
+pub async fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>> {
     if table.version().is_none() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let files: Vec<_> = table
         .get_active_add_actions_by_partitions(&[])
         .try_collect()
         .await?;
-    for f in files {
-        let path = f.path().to_string();
-        let date = f.partition_values().and_then(|pv| {
-            pv.fields()
-                .iter()
-                .zip(pv.values())
-                .find(|(field, _)| field.name() == EVENT_DATE)
-                .and_then(|(_, v)| match v {
-                    delta_kernel::expressions::Scalar::Date(d) => Some(*d),
-                    _ => None,
-                })
-        });
-        match date {
-            Some(d) => out.entry(d).or_default().push(path),
-            None => {
-                return Err(Error::Other(format!(
+    files
+        .into_iter()
+        .map(|f| {
+            let path = f.path().to_string();
+            let date = f.partition_values().and_then(|pv| {
+                pv.fields()
+                    .iter()
+                    .zip(pv.values())
+                    .find(|(field, _)| field.name() == EVENT_DATE)
+                    .and_then(|(_, v)| match v {
+                        delta_kernel::expressions::Scalar::Date(d) => Some(*d),
+                        _ => None,
+                    })
+            });
+            match date {
+                Some(date) => Ok(DataFile {
+                    size: f.size().max(0) as u64,
+                    path,
+                    date,
+                }),
+                None => Err(Error::Other(format!(
                     "data file {path} has no event_date partition value"
-                )));
+                ))),
             }
-        }
+        })
+        .collect()
+}
+
+/// Data files of the table, by event date (days since the epoch), as paths
+/// relative to the table root.
+pub async fn files_by_date(table: &DeltaTable) -> Result<HashMap<i32, Vec<String>>> {
+    let mut out: HashMap<i32, Vec<String>> = HashMap::new();
+    for f in data_files(table).await? {
+        out.entry(f.date).or_default().push(f.path);
     }
     Ok(out)
 }

@@ -110,6 +110,15 @@ pub fn current(ws: &Workspace, table: &DeltaTable) -> Option<PathBuf> {
     dir.join("_complete").exists().then_some(dir)
 }
 
+/// The folder of the table's current facts, if `lease` holds it. Without a
+/// lease on the folder it may go at any time: the views answer instead.
+pub fn current_leased(ws: &Workspace, table: &DeltaTable, lease: Option<&ReadLease>) -> Option<PathBuf> {
+    let dir = current(ws, table)?;
+    let covered = lease
+        .is_some_and(|l| l.info().facts.as_deref() == dir.file_name().and_then(|n| n.to_str()));
+    covered.then_some(dir)
+}
+
 /// Register the materialized tables (`message_facts`, `campaign_targets`,
 /// `message_events`, `campaign_metrics`) when they match the table; returns whether they did.
 /// The tables hold `lease` (which names their folder), so that no refresh
@@ -120,17 +129,9 @@ pub async fn register_current(
     table: &DeltaTable,
     lease: Option<Arc<ReadLease>>,
 ) -> Result<bool> {
-    let Some(dir) = current(ws, table) else {
+    let Some(dir) = current_leased(ws, table, lease.as_deref()) else {
         return Ok(false);
     };
-    let covered = lease
-        .as_ref()
-        .is_some_and(|l| l.info().facts.as_deref() == dir.file_name().and_then(|n| n.to_str()));
-    if !covered {
-        // Without a lease on this folder it may go at any time: the views
-        // answer instead.
-        return Ok(false);
-    }
     for (name, _, _) in tables() {
         let path = format!("{}/", dir.join(name).display());
         let registered = async {
