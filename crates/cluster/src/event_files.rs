@@ -61,12 +61,11 @@ impl EventFiles {
             .map_err(external)?
             .into_iter()
             .map(|f| {
-                let url = root.join(&f.path).map_err(|e| {
-                    DataFusionError::Plan(format!("data file {}: {e}", f.path))
-                })?;
-                let path = ObjectPath::from_url_path(url.path()).map_err(|e| {
-                    DataFusionError::Plan(format!("data file {}: {e}", f.path))
-                })?;
+                let url = root
+                    .join(&f.path)
+                    .map_err(|e| DataFusionError::Plan(format!("data file {}: {e}", f.path)))?;
+                let path = ObjectPath::from_url_path(url.path())
+                    .map_err(|e| DataFusionError::Plan(format!("data file {}: {e}", f.path)))?;
                 Ok((path.to_string(), f.size, f.date))
             })
             .collect::<Result<_>>()?;
@@ -149,7 +148,11 @@ impl TableProvider for EventFiles {
         }
         // Groups of about equal bytes, one per target partition: Ballista
         // gives each task its own groups.
-        let groups = state.config().target_partitions().max(1).min(self.files.len());
+        let groups = state
+            .config()
+            .target_partitions()
+            .max(1)
+            .min(self.files.len());
         let mut files: Vec<_> = self.files.iter().collect();
         files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let mut grouped: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); groups];
@@ -169,11 +172,17 @@ impl TableProvider for EventFiles {
             .build();
         let source = ParquetSource::new(table_schema)
             .with_table_parquet_options(state.table_options().parquet.clone());
-        let config = FileScanConfigBuilder::new(ObjectStoreUrl::parse(&self.store)?, Arc::new(source))
-            .with_file_groups(grouped.into_iter().map(|(_, g)| FileGroup::new(g)).collect())
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::parse(&self.store)?, Arc::new(source))
+                .with_file_groups(
+                    grouped
+                        .into_iter()
+                        .map(|(_, g)| FileGroup::new(g))
+                        .collect(),
+                )
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
         Ok(DataSourceExec::from_data_source(config))
     }
 }

@@ -29,8 +29,8 @@ use ballista::prelude::{SessionConfigExt, SessionContextExt};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
-use sendlens_metrics::{EVENTS_TABLE, register_with_events_table};
 use deltalake::DeltaTable;
+use sendlens_metrics::{EVENTS_TABLE, register_with_events_table};
 use sendlens_store::{Workspace, facts, session};
 
 pub mod codec;
@@ -97,7 +97,6 @@ fn client_state() -> Result<SessionState> {
     nodes::register_functions(&mut state)?;
     Ok(state)
 }
-
 
 /// Register the extension over the workspace's current version on a
 /// Ballista session (from `SessionContext::remote` or `standalone`, built

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use ballista::prelude::SessionConfigExt;
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::default_session_builder;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
@@ -15,7 +16,6 @@ use ballista_scheduler::scheduler_process::start_server;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{FunctionRegistry, SessionState, SessionStateBuilder};
 use datafusion::prelude::SessionConfig;
-use ballista::prelude::SessionConfigExt;
 
 use sendlens_store::Workspace;
 
@@ -59,9 +59,10 @@ pub fn node_config() -> SessionConfig {
 pub fn without_adaptive_planning(mut config: SessionConfig) -> SessionConfig {
     // The key exists once the configuration has Ballista's extension, which
     // every session of a cluster has; without it there is nothing to turn off.
-    let _ = config
-        .options_mut()
-        .set(ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED, "false");
+    let _ = config.options_mut().set(
+        ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED,
+        "false",
+    );
     config
 }
 

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNodeRecursion};
 use datafusion::datasource::source_as_provider;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SessionState;
@@ -43,7 +43,9 @@ impl QueryPlanner for TableFunctionsFirst {
         let state = session
             .as_any()
             .downcast_ref::<SessionState>()
-            .ok_or_else(|| DataFusionError::Internal("sendlens plans need a SessionState".into()))?;
+            .ok_or_else(|| {
+                DataFusionError::Internal("sendlens plans need a SessionState".into())
+            })?;
         let plan = inline_table_functions(plan.clone(), state).await?;
         self.inner.create_physical_plan(&plan, session).await
     }
@@ -51,7 +53,10 @@ impl QueryPlanner for TableFunctionsFirst {
 
 /// `plan` with every scan of a table function's table replaced by the plan
 /// of its SQL (which may itself call none: the generated SQL reads views).
-pub async fn inline_table_functions(plan: LogicalPlan, state: &SessionState) -> Result<LogicalPlan> {
+pub async fn inline_table_functions(
+    plan: LogicalPlan,
+    state: &SessionState,
+) -> Result<LogicalPlan> {
     // Planning a table's SQL is async, and tree rewrites are not: collect
     // the plans first, then put them in place in the same visiting order.
     let mut scans = Vec::new();

@@ -37,9 +37,8 @@ impl ObjectStoreRegistry for Stores {
         if !is_object_url(url.as_str()) {
             return self.known.get_store(url);
         }
-        let bucket = Bucket::open(url, &Default::default()).map_err(|e| {
-            DataFusionError::Execution(format!("{url}: {e}. {STORE_HINT}"))
-        })?;
+        let bucket = Bucket::open(url, &Default::default())
+            .map_err(|e| DataFusionError::Execution(format!("{url}: {e}. {STORE_HINT}")))?;
         let store = bucket.store();
         // Two tasks may make the same bucket's store at once; either will do.
         self.known.register_store(url, Arc::clone(&store));
@@ -50,7 +49,8 @@ impl ObjectStoreRegistry for Stores {
 /// A runtime whose object stores are [`Stores`], spilling to `spill_dir`
 /// when given.
 pub fn runtime(spill_dir: Option<&str>) -> Result<Arc<RuntimeEnv>> {
-    let mut builder = RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(Stores::default()));
+    let mut builder =
+        RuntimeEnvBuilder::new().with_object_store_registry(Arc::new(Stores::default()));
     if let Some(dir) = spill_dir {
         builder = builder.with_temp_file_path(dir);
     }

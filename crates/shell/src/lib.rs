@@ -133,7 +133,8 @@ pub fn run(workspace: &Path, args: ShellArgs) -> anyhow::Result<bool> {
         expanded: Default::default(),
     };
     let mut shell = rt.block_on(async {
-        let (ctx, version) = shell::session(&ws, args.memory_limit, args.cluster.as_deref()).await?;
+        let (ctx, version) =
+            shell::session(&ws, args.memory_limit, args.cluster.as_deref()).await?;
         let mut shell = Shell::new(ctx, settings, interactive).await;
         shell.follow(ws.clone(), version);
         if let Some(url) = &args.cluster {

@@ -85,7 +85,10 @@ pub async fn register_on_in_zone(
 
 /// A read lease on the table's version and on its current facts, if the
 /// workspace can be written to; `None` otherwise.
-pub fn lease_version(ws: &Workspace, table: &deltalake::DeltaTable) -> Option<Arc<readers::ReadLease>> {
+pub fn lease_version(
+    ws: &Workspace,
+    table: &deltalake::DeltaTable,
+) -> Option<Arc<readers::ReadLease>> {
     let facts_dir = facts::current(ws, table);
     let version = table.version()?;
     let facts = facts_dir

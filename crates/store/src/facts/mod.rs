@@ -112,7 +112,11 @@ pub fn current(ws: &Workspace, table: &DeltaTable) -> Option<PathBuf> {
 
 /// The folder of the table's current facts, if `lease` holds it. Without a
 /// lease on the folder it may go at any time: the views answer instead.
-pub fn current_leased(ws: &Workspace, table: &DeltaTable, lease: Option<&ReadLease>) -> Option<PathBuf> {
+pub fn current_leased(
+    ws: &Workspace,
+    table: &DeltaTable,
+    lease: Option<&ReadLease>,
+) -> Option<PathBuf> {
     let dir = current(ws, table)?;
     let covered = lease
         .is_some_and(|l| l.info().facts.as_deref() == dir.file_name().and_then(|n| n.to_str()));
