@@ -323,6 +323,11 @@ fn an_executor_killed_mid_query_gives_the_right_number_or_a_clear_error() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
+    let mut query = query;
+    assert!(
+        query.try_wait().unwrap().is_none(),
+        "the query still runs when the executor is killed"
+    );
     executors[0].kill();
     let out = query.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
