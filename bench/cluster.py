@@ -11,6 +11,8 @@ with two. Prints seconds per query (best of `--repeat`), the ratios, and the
 events per second one executor computes the metrics from raw events at,
 which docs/scale-out.md's capacity estimate is derived from.
 
+and each executor's peak memory.
+
 Usage: python3 bench/cluster.py [--events 5000000] [--repeat 3]
        [--tasks 2] [--sendlens target/release/sendlens] [--keep DIR]
 """
@@ -76,6 +78,15 @@ class Cluster:
         self.procs.append(proc)
         wait_listening(port, proc)
 
+    def peak_mb(self):
+        """Peak resident memory of each executor so far (VmHWM), in MB."""
+        peaks = []
+        for proc in self.procs[1:]:
+            with open(f"/proc/{proc.pid}/status") as f:
+                kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+            peaks.append(kb / 1024)
+        return peaks
+
     def stop(self):
         for proc in self.procs:
             proc.kill()
@@ -113,13 +124,13 @@ def main():
     queries = [
         ("all-campaign metrics, from the facts", "facts",
          "SELECT * FROM campaign_metrics"),
-        ("one campaign's 3-day dashboard + daily", "facts",
+        ("one campaign's 3-day dashboard", "facts",
          f"SELECT * FROM campaign_dashboard('{top}', '2026-09-10', '2026-09-12')"),
         ("all-campaign metrics, from the events", "events",
          "SELECT * FROM campaign_metrics"),
     ]
     setups = [("embedded", None), ("1 executor", 1), ("2 executors", 2)]
-    times = {}
+    times, peaks = {}, {}
     for label, executors in setups:
         cluster = Cluster(sendlens, executors, args.tasks, work) if executors else None
         try:
@@ -131,6 +142,8 @@ def main():
                 times[(label, name)] = min(runs)
                 print(f"{label:12} {name}: " + ", ".join(f"{t:.2f}" for t in runs) + " s",
                       flush=True)
+            if cluster:
+                peaks[label] = cluster.peak_mb()
         finally:
             if cluster:
                 cluster.stop()
@@ -144,6 +157,8 @@ def main():
     raw = times[("1 executor", "all-campaign metrics, from the events")]
     print(f"\none executor ({args.tasks} tasks) computes the metrics from raw events at "
           f"{args.events / raw:,.0f} events/s ({args.events:,} events in {raw:.2f} s)")
+    for label, mb in peaks.items():
+        print(f"{label}: executor peak RSS " + ", ".join(f"{m:.0f} MB" for m in mb))
     remove_work_folder(args, work)
 
 

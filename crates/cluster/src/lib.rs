@@ -62,7 +62,14 @@ pub async fn connect_on(url: &str, ws: &Workspace, table: &DeltaTable) -> Result
              {DEFAULT_PORT} by default)"
         )));
     }
-    let ctx = SessionContext::remote_with_state(url, client_state()?).await?;
+    let ctx = SessionContext::remote_with_state(url, client_state()?)
+        .await
+        .map_err(|e| {
+            DataFusionError::Execution(format!(
+                "cannot reach the sendlens scheduler at {url}: {e}. Start one with `sendlens \
+                 cluster scheduler`, or check the host and port of --cluster"
+            ))
+        })?;
     register_on(ctx, ws, table).await
 }
 
