@@ -305,24 +305,35 @@ fn an_executor_killed_mid_query_gives_the_right_number_or_a_clear_error() {
     crate::support::generate(&input, 3_000, 17);
     ws.ingest(&[&input]);
     let (url, _scheduler, mut executors) = cluster(2, &[]);
-    // Long enough to be cut: every pair of events, twenty times over.
-    let sql = "SELECT count(*) AS pairs FROM events a \
-               JOIN events b ON a.channel = b.channel AND a.record_hash < b.record_hash \
-               CROSS JOIN (VALUES (1),(2),(3),(4),(5),(6),(7),(8),(9),(10),\
-               (11),(12),(13),(14),(15),(16),(17),(18),(19),(20)) AS t(n) \
-               WHERE a.endpoint_id <> b.endpoint_id OR t.n > 0";
-    let expected = ws.query(sql)[0]["pairs"].as_u64().unwrap();
-    assert!(expected > 1_000_000, "{expected}");
+    // Long enough to be cut (seconds on two cores): every pair of events of
+    // a channel, a hundred times over. Its count is known without running
+    // it: record hashes are distinct, so a channel of n events has
+    // n(n-1)/2 ordered pairs.
+    let copies = 100;
+    let values: Vec<String> = (1..=copies).map(|i| format!("({i})")).collect();
+    let sql = format!(
+        "SELECT count(*) AS pairs FROM events a \
+         JOIN events b ON a.channel = b.channel AND a.record_hash < b.record_hash \
+         CROSS JOIN (VALUES {}) AS t(n) WHERE a.endpoint_id <> b.endpoint_id OR t.n > 0",
+        values.join(", ")
+    );
+    let expected = ws.query(&format!(
+        "SELECT CAST({copies} * sum(n * (n - 1) / 2) AS BIGINT) AS pairs \
+         FROM (SELECT count(*) AS n FROM events GROUP BY channel)"
+    ))[0]["pairs"]
+        .as_u64()
+        .unwrap();
+    assert!(expected > 100_000_000, "{expected}");
 
     let path = ws.path();
     let query = crate::support::bin()
         .args(["-w", path.to_str().unwrap(), "sql", "--cluster", &url])
-        .args(["--format", "ndjson", "-c", sql])
+        .args(["--format", "ndjson", "-c", &sql])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(1000));
     let mut query = query;
     assert!(
         query.try_wait().unwrap().is_none(),
