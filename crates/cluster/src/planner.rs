@@ -18,7 +18,7 @@ use datafusion::execution::SessionState;
 use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder, TableScan, col};
 use datafusion::physical_plan::ExecutionPlan;
-use sendlens_metrics::table_fns::SqlTable;
+use sendlens_metrics::table_fns::{self, SqlTable};
 
 /// A query planner that inlines table functions, then hands the plan to
 /// `inner` (Ballista's, which sends it to the scheduler).
@@ -40,12 +40,7 @@ impl QueryPlanner for TableFunctionsFirst {
         plan: &LogicalPlan,
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = session
-            .as_any()
-            .downcast_ref::<SessionState>()
-            .ok_or_else(|| {
-                DataFusionError::Internal("sendlens plans need a SessionState".into())
-            })?;
+        let state = table_fns::session_state(session)?;
         let plan = inline_table_functions(plan.clone(), state).await?;
         self.inner.create_physical_plan(&plan, session).await
     }

@@ -95,8 +95,9 @@ async fn table_identities(state: &SessionState) -> Result<Vec<usize>> {
     Ok(ids)
 }
 
-/// The session a table function plans in.
-fn session_state(session: &dyn Session) -> Result<&SessionState> {
+/// The session a table function plans in (and a planner that inlines
+/// table functions plans them in).
+pub fn session_state(session: &dyn Session) -> Result<&SessionState> {
     session
         .as_any()
         .downcast_ref::<SessionState>()
