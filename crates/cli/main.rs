@@ -52,14 +52,16 @@ fn return_freed_memory() {
     }
 }
 
-/// For ingest: no transparent huge pages. Ingest touches a few hundred MB
-/// once and then reuses it; as huge pages, each first touch has the kernel
-/// zero 2 MB, after compacting memory to find them (`defrag = madvise`, the
-/// usual setting, stalls the faulting thread). On 1 M events: 2.0 to 2.3 s
-/// of system time with them, 0.6 to 0.7 s without, and about 50 MB less
-/// peak memory. mimalloc's own switch is read only at start-up, so this sets the
-/// process's flag, which the kernel checks at every fault. A user's own
-/// `MIMALLOC_ALLOW_THP` wins.
+/// No transparent huge pages, for every command. Ingest touches a few
+/// hundred MB once and then reuses it; as huge pages, each first touch has
+/// the kernel zero 2 MB, after compacting memory to find them
+/// (`defrag = madvise`, the usual setting, stalls the faulting thread). On
+/// 1 M events: 2.0 to 2.3 s of system time with them, 0.6 to 0.7 s without,
+/// and about 50 MB less peak memory. A refresh after ~8 k late events into
+/// 1 M peaked at 1.07–1.16 GB with them and 0.65–0.67 GB without (1.70–2.48 s
+/// against 1.70–1.76 s). mimalloc's own switch is read only at start-up, so
+/// this sets the process's flag, which the kernel checks at every fault. A
+/// user's own `MIMALLOC_ALLOW_THP` wins.
 fn no_huge_pages() {
     if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
         return;
@@ -125,6 +127,8 @@ enum Command {
     Generate(commands::generate::Args),
     /// Run a scheduler or an executor of a sendlens cluster (Apache DataFusion Ballista).
     Cluster(commands::cluster::Args),
+    /// Serve the campaign pages to a browser, and Pinpoint's analytics API to AWS SDKs.
+    Serve(commands::serve::Args),
     /// Try sendlens on the bundled sample: create a workspace, ingest, show campaigns.
     Demo(commands::demo::Args),
 }
@@ -134,6 +138,7 @@ fn main() -> ExitCode {
     // record's rejection, not as a message on the terminal.
     sendlens_events::guard::quiet_guarded_panics();
     sendlens_store::remote::quiet_caught_upload_panics();
+    no_huge_pages();
     let cli = Cli::parse();
     let workspace = cli.workspace.unwrap_or_else(|| PathBuf::from("."));
     let Some(command) = cli.command else {
@@ -144,7 +149,6 @@ fn main() -> ExitCode {
         Command::Shell(a) => return shell(&workspace, a),
         Command::Ingest(a) => {
             keep_freed_memory();
-            no_huge_pages();
             commands::ingest::run(&workspace, a, return_freed_memory)
         }
         Command::Sql(a) => return shell(&workspace, a.into()),
@@ -158,6 +162,7 @@ fn main() -> ExitCode {
         Command::Vacuum(a) => commands::maintenance::vacuum(&workspace, a),
         Command::Generate(a) => commands::generate::run(a),
         Command::Demo(a) => commands::demo::run(a),
+        Command::Serve(a) => commands::serve::run(&workspace, a),
         Command::Cluster(a) => commands::cluster::run(&workspace, a),
     };
     match result {
@@ -201,7 +206,7 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn ingest_turns_huge_pages_off() {
+    fn huge_pages_are_off() {
         if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
             return;
         }

@@ -13,5 +13,6 @@ mod parquet_input;
 mod pii;
 mod reports;
 mod s3;
+mod serve;
 mod shell;
 mod slt;

@@ -11,6 +11,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod report;
 pub mod schedule;
+pub mod serve;
 pub mod sql;
 
 /// The async runtime for table I/O and queries: as many workers as cores.

@@ -261,6 +261,22 @@ impl Kpi {
         )
     }
 
+    /// The `Key` of its value in a Pinpoint `KpiResult` row: the name
+    /// without its grouping, in Pascal case (`successful-delivery-rate`
+    /// gives `SuccessfulDeliveryRate`).
+    pub fn value_key(&self) -> String {
+        self.base
+            .name
+            .split('-')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
     /// Result schema: the group column (if any) and `Value`.
     pub fn schema(&self) -> SchemaRef {
         let mut fields = Vec::new();
@@ -370,6 +386,12 @@ mod tests {
             assert!(find(Scope::Application, name).is_ok(), "{name}");
         }
         assert!(find(Scope::Journey, "emails-opened-grouped-by-journey-activity").is_ok());
+        assert_eq!(
+            find(Scope::Campaign, "successful-delivery-rate-grouped-by-date")
+                .unwrap()
+                .value_key(),
+            "SuccessfulDeliveryRate"
+        );
         let err = find(Scope::Campaign, "open-rate").err().unwrap();
         assert!(err.contains("email-open-rate"), "{err}");
     }

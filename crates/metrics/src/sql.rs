@@ -102,6 +102,19 @@ impl Range {
     }
 }
 
+/// The campaign list: every campaign with its runs and headline numbers,
+/// newest first (`sendlens campaigns`, and the first page of `sendlens
+/// serve`).
+pub const CAMPAIGN_LIST: &str = "\
+SELECT m.campaign_id, r.runs, CAST(m.first_sent_at AS VARCHAR) AS first_sent, \
+       CAST(m.last_sent_at AS VARCHAR) AS last_sent, m.endpoints_targeted, \
+       m.messages_sent, m.messages_delivered, m.links_clicked, \
+       m.delivery_rate, m.email_open_rate, m.bounce_rate \
+FROM campaign_metrics m \
+LEFT JOIN (SELECT campaign_id AS r_campaign, count(*) AS runs FROM campaign_run_metrics GROUP BY 1) r \
+  ON m.campaign_id = r.r_campaign \
+ORDER BY m.first_sent_at DESC NULLS LAST, m.campaign_id";
+
 /// The message-level fact table: one row per message key (and campaign),
 /// with every [`sets::FLAGS`] flag as a column.
 pub fn message_facts() -> String {

@@ -11,7 +11,8 @@ use crate::definition::{Show, humanize};
 use crate::output::{Document, SectionData, subtitle};
 use crate::svg::{self, Kind, Series, esc};
 
-const STYLE: &str = r#"
+/// The page style, shared with the pages of `sendlens serve`.
+pub const STYLE: &str = r#"
 :root { color-scheme: light; --ink: #1d232b; --muted: #5b6673; --line: #e1e5ea; --tile: #f5f7fa; --accent: #2f6fde; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #fff; }

@@ -106,7 +106,12 @@ fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionErro
 
 /// The materialized facts of the table's current version, if they exist.
 pub fn current(ws: &Workspace, table: &DeltaTable) -> Option<PathBuf> {
-    let dir = version_dir(ws, table.version()?);
+    current_at(ws, table.version()?)
+}
+
+/// The materialized facts of table version `version`, if they exist.
+pub fn current_at(ws: &Workspace, version: u64) -> Option<PathBuf> {
+    let dir = version_dir(ws, version);
     dir.join("_complete").exists().then_some(dir)
 }
 

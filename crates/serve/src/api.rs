@@ -1,0 +1,245 @@
+//! Pinpoint's analytics API, answered from the workspace: the three
+//! date-range KPI operations and `GetCampaignActivities`, in the JSON the
+//! AWS SDKs parse, from the KPI and runs table functions.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::lit;
+use datafusion::prelude::SessionContext;
+use sendlens_metrics::kpi::{self, Scope};
+use serde_json::{Value, json};
+
+use crate::Shared;
+use crate::error::ApiError;
+use crate::params;
+use crate::queries::{self, Table};
+
+impl From<datafusion::error::DataFusionError> for ApiError {
+    fn from(e: datafusion::error::DataFusionError) -> ApiError {
+        ApiError::internal(e)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        ApiError::internal(format!("{e:#}"))
+    }
+}
+
+/// Whether any message matches `predicate` (SQL over `message_facts`, with
+/// `$1`, `$2` bound to `values`).
+async fn exists(ctx: &SessionContext, predicate: &str, values: &[&str]) -> Result<bool, ApiError> {
+    let frame = ctx
+        .sql(&format!(
+            "SELECT 1 FROM message_facts WHERE {predicate} LIMIT 1"
+        ))
+        .await?
+        .with_param_values(
+            values
+                .iter()
+                .map(|v| ScalarValue::Utf8(Some(v.to_string())))
+                .collect::<Vec<_>>(),
+        )?;
+    Ok(frame.collect().await?.iter().any(|b| b.num_rows() > 0))
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The page of `table`'s rows a call asks for, as Pinpoint's `Rows`, and
+/// the token of the next page.
+fn kpi_rows(
+    table: &Table,
+    value_key: &str,
+    size: usize,
+    offset: usize,
+) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    let exact = table.exact()?;
+    let value = table.schema.fields().len() - 1;
+    let rows = exact
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|row| {
+            let grouped: Vec<Value> = table
+                .schema
+                .fields()
+                .iter()
+                .take(value)
+                .zip(row)
+                .map(|(f, v)| json!({"Key": f.name(), "Type": "String", "Value": v.clone().unwrap_or_default()}))
+                .collect();
+            json!({
+                "GroupedBys": grouped,
+                "Values": [{"Key": value_key, "Type": "Double", "Value": row[value].clone().unwrap_or_else(|| "0".into())}],
+            })
+        })
+        .collect();
+    let next = (offset + size < exact.len()).then(|| (offset + size).to_string());
+    Ok((rows, next))
+}
+
+/// One date-range KPI call: the KPI of `scope` named `name` for `id`.
+async fn date_range_kpi(
+    state: &Shared,
+    scope: Scope,
+    name: &str,
+    id: &str,
+    query: &HashMap<String, String>,
+) -> Result<(Value, Option<String>, DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let found = kpi::find(scope, name).map_err(ApiError::bad_request)?;
+    let (range, start, end) = params::api_range(query).map_err(ApiError::bad_request)?;
+    let (size, offset) = params::paging(query, "next-token").map_err(ApiError::bad_request)?;
+    let ctx = state.sessions.current(&state.ws).await?;
+    let function = match scope {
+        Scope::Campaign => "campaign_kpi",
+        Scope::Application => "application_kpi",
+        Scope::Journey => "journey_kpi",
+    };
+    let table = queries::call(
+        &ctx,
+        function,
+        vec![
+            lit(name),
+            lit(id),
+            queries::date(range.start),
+            queries::date(range.end),
+            lit("UTC"),
+        ],
+    )
+    .await?;
+    let (rows, next) = kpi_rows(&table, &found.value_key(), size, offset)?;
+    Ok((json!({ "Rows": rows }), next, start, end))
+}
+
+/// `GetCampaignDateRangeKpi`.
+pub(crate) async fn campaign_kpi(
+    State(state): State<Shared>,
+    Path((app, campaign, name)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let ctx = state.sessions.current(&state.ws).await?;
+    if !exists(&ctx, "app_id = $1 AND campaign_id = $2", &[&app, &campaign]).await? {
+        return Err(ApiError::not_found(format!(
+            "Campaign {campaign} of application {app} not found: no message of it is in the workspace"
+        )));
+    }
+    let (result, next, start, end) =
+        date_range_kpi(&state, Scope::Campaign, &name, &campaign, &query).await?;
+    let mut body = json!({
+        "ApplicationId": app, "CampaignId": campaign, "KpiName": name, "KpiResult": result,
+        "StartTime": iso(start), "EndTime": iso(end),
+    });
+    if let Some(next) = next {
+        body["NextToken"] = json!(next);
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `GetApplicationDateRangeKpi`.
+pub(crate) async fn application_kpi(
+    State(state): State<Shared>,
+    Path((app, name)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let ctx = state.sessions.current(&state.ws).await?;
+    if !exists(&ctx, "app_id = $1", &[&app]).await? {
+        return Err(ApiError::not_found(format!(
+            "Application {app} not found: no message of it is in the workspace"
+        )));
+    }
+    let (result, next, start, end) =
+        date_range_kpi(&state, Scope::Application, &name, &app, &query).await?;
+    let mut body = json!({
+        "ApplicationId": app, "KpiName": name, "KpiResult": result,
+        "StartTime": iso(start), "EndTime": iso(end),
+    });
+    if let Some(next) = next {
+        body["NextToken"] = json!(next);
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `GetJourneyDateRangeKpi`.
+pub(crate) async fn journey_kpi(
+    State(state): State<Shared>,
+    Path((app, journey, name)): Path<(String, String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let ctx = state.sessions.current(&state.ws).await?;
+    if !exists(&ctx, "app_id = $1 AND journey_id = $2", &[&app, &journey]).await? {
+        return Err(ApiError::not_found(format!(
+            "Journey {journey} of application {app} not found: no message of it is in the workspace"
+        )));
+    }
+    let (result, next, start, end) =
+        date_range_kpi(&state, Scope::Journey, &name, &journey, &query).await?;
+    let mut body = json!({
+        "ApplicationId": app, "JourneyId": journey, "KpiName": name, "KpiResult": result,
+        "StartTime": iso(start), "EndTime": iso(end),
+    });
+    if let Some(next) = next {
+        body["NextToken"] = json!(next);
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `GetCampaignActivities`: one item per run of the campaign.
+pub(crate) async fn campaign_activities(
+    State(state): State<Shared>,
+    Path((app, campaign)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let (size, offset) = params::paging(&query, "token").map_err(ApiError::bad_request)?;
+    let ctx = state.sessions.current(&state.ws).await?;
+    if !exists(&ctx, "app_id = $1 AND campaign_id = $2", &[&app, &campaign]).await? {
+        return Err(ApiError::not_found(format!(
+            "Campaign {campaign} of application {app} not found: no message of it is in the workspace"
+        )));
+    }
+    let runs = queries::call(&ctx, "campaign_runs", vec![lit(campaign.as_str())])
+        .await?
+        .select(&[
+            "run_id",
+            "run_started_at",
+            "last_sent_at",
+            "endpoints_targeted",
+            "messages_sent",
+        ])?;
+    let exact = runs.exact()?;
+    let count = |v: &Option<String>| -> Value {
+        v.as_deref()
+            .and_then(|s| s.parse::<i64>().ok())
+            .map_or(json!(0), |n| json!(n))
+    };
+    let items: Vec<Value> = exact
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|r| {
+            json!({
+                "ApplicationId": app,
+                "CampaignId": campaign,
+                "Id": r[0].clone().unwrap_or_default(),
+                "ScheduledStart": r[1].clone().unwrap_or_default(),
+                "Start": r[1].clone().unwrap_or_default(),
+                "End": r[2].clone().unwrap_or_default(),
+                "State": "COMPLETED",
+                "Result": "SUCCESS",
+                "TotalEndpointCount": count(&r[3]),
+                "SuccessfulEndpointCount": count(&r[4]),
+            })
+        })
+        .collect();
+    let mut body = json!({ "Item": items });
+    if offset + size < exact.len() {
+        body["NextToken"] = json!((offset + size).to_string());
+    }
+    Ok(Json(body).into_response())
+}
