@@ -2,6 +2,8 @@
 
 mod support;
 
+mod cdp;
+
 mod cluster;
 mod ingest;
 mod integrity;

@@ -9,7 +9,8 @@ use std::process::{Child, Stdio};
 
 use serde_json::Value;
 
-use crate::support::{Ws, bin, decode_png, headless};
+use crate::cdp::Browser;
+use crate::support::{Ws, bin, decode_png};
 
 /// A `sendlens serve` process, stopped when dropped.
 pub(crate) struct Server {
@@ -83,18 +84,45 @@ pub(crate) fn request(url: &str, method: &str, path: &str, headers: &[(&str, &st
     }
     text.push_str("Content-Length: 0\r\n\r\n");
     stream.write_all(text.as_bytes()).unwrap();
+    // Up to the end of the body its Content-Length gives, or of the
+    // connection: a server may keep it open (Chromium's DevTools does).
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).unwrap();
-    let raw = String::from_utf8(raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let mut buf = [0u8; 8192];
+    let (head, body) = loop {
+        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8(raw[..at].to_vec()).unwrap();
+            let length = head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse::<usize>().ok())?
+            });
+            let mut body = raw[at + 4..].to_vec();
+            match length {
+                Some(n) => {
+                    while body.len() < n {
+                        let got = stream.read(&mut buf).unwrap();
+                        assert!(got > 0, "the connection closed early");
+                        body.extend_from_slice(&buf[..got]);
+                    }
+                }
+                None => {
+                    stream.read_to_end(&mut body).unwrap();
+                }
+            }
+            break (head, String::from_utf8(body).unwrap());
+        }
+        let got = stream.read(&mut buf).unwrap();
+        assert!(got > 0, "no answer");
+        raw.extend_from_slice(&buf[..got]);
+    };
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     let body = if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
     {
-        dechunk(body)
+        dechunk(&body)
     } else {
-        body.to_string()
+        body
     };
     Answer {
         status,
@@ -478,54 +506,64 @@ fn pixels_of(png: &[u8], rgb: [u8; 3]) -> (usize, (u32, u32)) {
 fn the_campaign_page_in_headless_chromium() {
     let (ws, id, first) = generated();
     let server = Server::start(&ws, &[]);
-    let profile = ws.scratch("chromium");
+    let mut browser = Browser::start(&ws.scratch("chromium"));
 
-    // The list, as Chromium parsed it, links to the campaign.
-    let dom = headless(
-        &profile,
-        &format!("{}/", server.url),
-        &["--dump-dom".to_string()],
+    // The list links to the campaign; a click opens its page.
+    browser.open(&format!("{}/", server.url));
+    let link = format!("a[href=\"/campaigns/{id}\"]");
+    assert_eq!(
+        browser.eval(&format!("!!document.querySelector('{link}')")),
+        true
     );
-    let dom = String::from_utf8_lossy(&dom.stdout).to_string();
-    assert!(dom.contains(&format!("href=\"/campaigns/{id}\"")), "{dom}");
+    browser.act(&format!("document.querySelector('{link}').click()"));
+    assert_eq!(
+        browser.eval("location.pathname"),
+        format!("/campaigns/{id}").as_str()
+    );
 
-    // Two date ranges, as the range form asks for them; the values read
-    // off the DOM equal the table functions'.
-    for (from, to, tz) in [
-        (first.clone(), plus_days(&first, 2), "UTC"),
-        (plus_days(&first, 1), plus_days(&first, 4), "Asia/Tokyo"),
-    ] {
-        let url = format!(
-            "{}/campaigns/{id}?from={from}&to={to}&tz={}",
-            server.url,
-            tz.replace('/', "%2F")
-        );
-        let dom = headless(&profile, &url, &["--dump-dom".to_string()]);
-        let dom = String::from_utf8_lossy(&dom.stdout).to_string();
-        assert_page_matches(&ws, &dom, &id, &from, &to, tz);
-    }
+    // Its numbers, read off the DOM, are the table functions' for the range
+    // the form shows.
+    let shown = browser.eval("['from', 'to', 'tz'].map(id => document.getElementById(id).value)");
+    let shown: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let dom = browser.eval("document.documentElement.outerHTML");
+    assert_page_matches(
+        &ws,
+        dom.as_str().unwrap(),
+        &id,
+        shown[0],
+        shown[1],
+        shown[2],
+    );
+
+    // Change the date range and the zone in the form; the new numbers are
+    // the functions' for the new range.
+    let (from, to, tz) = (first.clone(), plus_days(&first, 2), "Asia/Tokyo");
+    browser.act(&format!(
+        "document.getElementById('from').value = '{from}'; \
+         document.getElementById('to').value = '{to}'; \
+         document.getElementById('tz').value = '{tz}'; \
+         document.querySelector('form.range button').click()"
+    ));
+    let search = browser.eval("location.search");
+    assert_eq!(
+        search,
+        format!("?from={from}&to={to}&tz=Asia%2FTokyo").as_str()
+    );
+    let dom = browser.eval("document.documentElement.outerHTML");
+    assert_page_matches(&ws, dom.as_str().unwrap(), &id, &from, &to, tz);
 
     // Screenshots at desktop and phone width draw the tiles and the chart.
-    let url = format!(
-        "{}/campaigns/{id}?from={first}&to={}",
-        server.url,
-        plus_days(&first, 2)
-    );
-    for (width, height) in [(1280, 1800), (412, 2400)] {
-        let shot = ws.scratch("shots").join(format!("{width}.png"));
-        headless(
-            &profile,
-            &url,
-            &[
-                format!("--window-size={width},{height}"),
-                format!("--screenshot={}", shot.display()),
-            ],
-        );
-        let png = std::fs::read(&shot).unwrap();
+    for (width, height, mobile) in [(1280, 1600, false), (412, 1600, true)] {
+        let png = browser.screenshot(width, height, mobile);
         let (tiles, size) = pixels_of(&png, [0xf5, 0xf7, 0xfa]);
         assert_eq!(size, (width, height));
-        assert!(tiles > 5_000, "{width}px: no tiles drawn");
+        assert!(tiles > 5_000, "{width}px: no tiles drawn ({tiles})");
         let (bars, _) = pixels_of(&png, [0x2f, 0x6f, 0xde]);
-        assert!(bars > 200, "{width}px: no chart drawn");
+        assert!(bars > 200, "{width}px: no chart drawn ({bars})");
     }
 }

@@ -60,8 +60,14 @@ fn kpi_rows(
     size: usize,
     offset: usize,
 ) -> Result<(Vec<Value>, Option<String>), ApiError> {
-    let exact = table.exact()?;
     let value = table.schema.fields().len() - 1;
+    // A rate over nothing (no delivered email, say) has no value: as
+    // Pinpoint does for a range without data, no row says it.
+    let exact: Vec<_> = table
+        .exact()?
+        .into_iter()
+        .filter(|row| row[value].is_some())
+        .collect();
     let rows = exact
         .iter()
         .skip(offset)
@@ -77,7 +83,7 @@ fn kpi_rows(
                 .collect();
             json!({
                 "GroupedBys": grouped,
-                "Values": [{"Key": value_key, "Type": "Double", "Value": row[value].clone().unwrap_or_else(|| "0".into())}],
+                "Values": [{"Key": value_key, "Type": "Double", "Value": row[value].clone().unwrap_or_default()}],
             })
         })
         .collect();
