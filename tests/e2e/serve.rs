@@ -20,7 +20,12 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// Start one on a free loopback port, unless `args` bind it elsewhere.
     pub fn start(ws: &Ws, args: &[&str]) -> Server {
+        let mut args = args.to_vec();
+        if !args.contains(&"--bind") {
+            args.extend(["--bind", "127.0.0.1:0"]);
+        }
         let mut child = bin()
             .arg("--workspace")
             .arg(ws.path())
@@ -249,12 +254,13 @@ fn assert_page_matches(ws: &Ws, html: &str, id: &str, from: &str, to: &str, tz: 
 #[test]
 fn the_campaign_page_shows_the_numbers_of_the_table_functions() {
     let (ws, id, first) = generated();
-    let server = Server::start(&ws, &["--bind", "127.0.0.1:0"]);
+    let server = Server::start(&ws, &[]);
     let (from, to, tz) = (first.clone(), plus_days(&first, 2), "America/New_York");
     let path = format!("/campaigns/{id}?from={from}&to={to}&tz=America%2FNew_York");
     let page = get(&server.url, &path);
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.headers.contains("content-type: text/html"));
+    assert!(page.headers.contains("server-timing: app;dur="));
     assert_page_matches(&ws, &page.body, &id, &from, &to, tz);
     for section in [
         "Campaign runs",
@@ -359,6 +365,9 @@ fn the_campaign_page_shows_the_numbers_of_the_table_functions() {
     let missing = get(&server.url, "/campaigns/no-such-campaign");
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("no campaign"));
+    // Ids are values, never SQL.
+    let quoted = get(&server.url, &format!("/campaigns/{id}'%20OR%20'1'='1"));
+    assert_eq!(quoted.status, 404, "{}", quoted.body);
     // Every value is escaped, the path's included.
     let script = get(
         &server.url,
@@ -435,7 +444,10 @@ fn the_pinpoint_api_answers_errors_as_pinpoint_shapes_them() {
 #[test]
 fn off_loopback_the_server_asks_for_a_token_and_stays_read_only() {
     let (ws, id, _) = generated();
-    // No token: it refuses to start, and says why.
+    // Loopback unless told otherwise.
+    let help = crate::support::run_ok(&["serve", "--help"]);
+    assert!(help.contains("[default: 127.0.0.1:8080]"), "{help}");
+    // Elsewhere without a token: it refuses to start, and says why.
     let out = bin()
         .arg("--workspace")
         .arg(ws.path())

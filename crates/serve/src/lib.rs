@@ -21,6 +21,7 @@ use sendlens_store::Workspace;
 
 mod access;
 mod api;
+mod cache;
 mod error;
 mod pages;
 mod params;
@@ -47,6 +48,7 @@ pub struct Options {
 pub(crate) struct State {
     pub ws: Workspace,
     pub sessions: sessions::Sessions,
+    pub cache: cache::Cache,
     pub access: access::Access,
 }
 
@@ -58,6 +60,7 @@ pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
     let state = Arc::new(State {
         ws,
         sessions: sessions::Sessions::default(),
+        cache: cache::Cache::default(),
         access,
     });
     Ok(Router::new()
@@ -84,11 +87,33 @@ pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
             get(api::campaign_activities),
         )
         .fallback(pages::not_found)
+        // Inside the access check: a kept answer is given only to those who
+        // may read it.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cache::answer,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             access::check,
         ))
+        .layer(axum::middleware::from_fn(timed))
         .with_state(state))
+}
+
+/// Say how long the server worked on each answer (`Server-Timing`, which
+/// browsers' developer tools show and the load benchmark reads).
+async fn timed(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!("app;dur={ms:.1}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
 }
 
 /// Serve the workspace until the process is interrupted (Ctrl-C or

@@ -131,10 +131,16 @@ pub(crate) async fn page(
 ) -> Result<Response, PageError> {
     let ctx = state.sessions.current(&state.ws).await?;
     let (range, span) = range_of(&state, &ctx, &id, &query).await?;
+    // Each query a task of its own, so that a page's queries run on every
+    // core (each is planned on one partition: see `sessions`).
     let call = |function: &'static str| {
         let ctx = ctx.clone();
         let args = queries::campaign_args(&id, &range);
-        async move { queries::call(&ctx, function, args).await }
+        let task = tokio::spawn(async move { queries::call(&ctx, function, args).await });
+        async move {
+            task.await
+                .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
+        }
     };
     let hourly = async {
         if range.days() <= HOURLY_DAYS {
