@@ -31,18 +31,8 @@ impl Browser {
     /// Start headless Chromium with a fresh profile in `profile`.
     pub fn start(profile: &Path) -> Browser {
         let mut child = Command::new(crate::support::chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                "--remote-debugging-port=0",
-            ])
+            .args(crate::support::CHROMIUM_FLAGS)
+            .arg("--remote-debugging-port=0")
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdout(Stdio::null())

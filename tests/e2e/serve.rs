@@ -170,10 +170,9 @@ fn marked(html: &str, key: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Rows of a query as text, exactly as `sendlens sql --format csv` writes
-/// them (values without commas).
-fn text_rows(ws: &Ws, sql: &str) -> Vec<HashMap<String, String>> {
-    let out = crate::support::run_ok(&[
+/// A query's result as `sendlens sql --format csv` writes it.
+fn csv_of(ws: &Ws, sql: &str) -> String {
+    crate::support::run_ok(&[
         "--workspace",
         ws.path().to_str().unwrap(),
         "sql",
@@ -181,7 +180,13 @@ fn text_rows(ws: &Ws, sql: &str) -> Vec<HashMap<String, String>> {
         "csv",
         "-c",
         sql,
-    ]);
+    ])
+}
+
+/// Rows of a query as text, exactly as `sendlens sql --format csv` writes
+/// them (values without commas).
+fn text_rows(ws: &Ws, sql: &str) -> Vec<HashMap<String, String>> {
+    let out = csv_of(ws, sql);
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     lines
@@ -304,15 +309,10 @@ fn the_campaign_page_shows_the_numbers_of_the_table_functions() {
     );
     assert_eq!(csv.status, 200);
     assert!(csv.headers.contains("content-disposition: attachment"));
-    let expected = crate::support::run_ok(&[
-        "--workspace",
-        ws.path().to_str().unwrap(),
-        "sql",
-        "--format",
-        "csv",
-        "-c",
+    let expected = csv_of(
+        &ws,
         &format!("SELECT * FROM campaign_daily('{id}', DATE '{from}', DATE '{to}', '{tz}')"),
-    ]);
+    );
     assert_eq!(csv.body, expected);
     for table in ["dashboard", "runs", "treatments", "links", "hourly"] {
         let a = get(

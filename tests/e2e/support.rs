@@ -332,20 +332,24 @@ pub fn chromium() -> PathBuf {
     panic!("headless Chromium is needed for this test: apt-get install chromium (.ci/run does)");
 }
 
+/// Headless, without a sandbox (tests run as root in CI), and without the
+/// background connections a closed network refuses.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+];
+
 /// Run headless Chromium on `url` with `args`; its output, once it succeeded.
 pub fn headless(profile: &Path, url: &str, args: &[String]) -> std::process::Output {
     let out = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-        ])
+        .args(CHROMIUM_FLAGS)
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Float64Type};
+use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::definition::{Show, humanize};
 use crate::output::{Document, SectionData, subtitle};
@@ -168,6 +169,35 @@ fn table(h: &mut String, s: &SectionData) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Column `index` of `batches` as chart labels: the values as text (NULL
+/// as empty).
+pub fn column_labels(batches: &[RecordBatch], index: usize) -> Vec<String> {
+    batches
+        .iter()
+        .flat_map(|b| {
+            let col = cast(b.column(index), &DataType::Utf8).ok();
+            (0..b.num_rows())
+                .map(move |r| {
+                    col.as_ref()
+                        .filter(|c| !c.is_null(r))
+                        .map_or_else(String::new, |c| c.as_string::<i32>().value(r).to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Column `index` of `batches` as a chart series' values (NULL as none).
+pub fn column_numbers(batches: &[RecordBatch], index: usize) -> anyhow::Result<Vec<Option<f64>>> {
+    let mut values = Vec::new();
+    for b in batches {
+        let col = cast(b.column(index), &DataType::Float64)?;
+        let col = col.as_primitive::<Float64Type>();
+        values.extend((0..col.len()).map(|r| (!col.is_null(r)).then(|| col.value(r))));
+    }
+    Ok(values)
+}
+
 fn chart(h: &mut String, s: &SectionData) -> anyhow::Result<()> {
     let x = s.section.x.as_deref().unwrap_or_default();
     let xi = s.schema.index_of(x).map_err(|_| {
@@ -178,20 +208,7 @@ fn chart(h: &mut String, s: &SectionData) -> anyhow::Result<()> {
     })?;
     // Labels straight from the values (not formatted for people), so dates
     // stay dates.
-    let labels: Vec<String> = s
-        .batches
-        .iter()
-        .flat_map(|b| {
-            let col = cast(b.column(xi), &DataType::Utf8).ok();
-            (0..b.num_rows())
-                .map(move |r| {
-                    col.as_ref()
-                        .filter(|c| !c.is_null(r))
-                        .map_or_else(String::new, |c| c.as_string::<i32>().value(r).to_string())
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let labels = column_labels(&s.batches, xi);
     let mut series = Vec::new();
     let mut percent = true;
     for y in &s.section.y {
@@ -202,15 +219,9 @@ fn chart(h: &mut String, s: &SectionData) -> anyhow::Result<()> {
             )
         })?;
         percent &= sendlens_render::is_rate_column(y);
-        let mut values = Vec::new();
-        for b in &s.batches {
-            let col = cast(b.column(yi), &DataType::Float64)?;
-            let col = col.as_primitive::<Float64Type>();
-            values.extend((0..col.len()).map(|r| (!col.is_null(r)).then(|| col.value(r))));
-        }
         series.push(Series {
             name: humanize(y),
-            values,
+            values: column_numbers(&s.batches, yi)?,
         });
     }
     if labels.is_empty() {

@@ -91,29 +91,61 @@ fn kpi_rows(
     Ok((rows, next))
 }
 
-/// One date-range KPI call: the KPI of `scope` named `name` for `id`.
-async fn date_range_kpi(
-    state: &Shared,
+/// Whose KPIs a call asks for: the scope, the application, and the
+/// campaign or journey (its body field and id).
+struct Subject {
     scope: Scope,
-    name: &str,
-    id: &str,
-    query: &HashMap<String, String>,
-) -> Result<(Value, Option<String>, DateTime<Utc>, DateTime<Utc>), ApiError> {
-    let found = kpi::find(scope, name).map_err(ApiError::bad_request)?;
-    let (range, start, end) = params::api_range(query).map_err(ApiError::bad_request)?;
-    let (size, offset) = params::paging(query, "next-token").map_err(ApiError::bad_request)?;
+    app: String,
+    id: Option<(&'static str, String)>,
+}
+
+impl Subject {
+    /// The 404 unless the workspace holds a message of it.
+    async fn check(&self, ctx: &SessionContext) -> Result<(), ApiError> {
+        let (predicate, what) = match self.scope {
+            Scope::Application => ("app_id = $1", "Application"),
+            Scope::Campaign => ("app_id = $1 AND campaign_id = $2", "Campaign"),
+            Scope::Journey => ("app_id = $1 AND journey_id = $2", "Journey"),
+        };
+        let mut values = vec![self.app.as_str()];
+        values.extend(self.id.as_ref().map(|(_, id)| id.as_str()));
+        if exists(ctx, predicate, &values).await? {
+            return Ok(());
+        }
+        let named = match &self.id {
+            Some((_, id)) => format!("{what} {id} of application {}", self.app),
+            None => format!("{what} {}", self.app),
+        };
+        Err(ApiError::not_found(format!(
+            "{named} not found: no message of it is in the workspace"
+        )))
+    }
+}
+
+/// A date-range KPI call (`Get…DateRangeKpi`): the KPI table function of
+/// the subject's scope, shaped as Pinpoint's answer.
+async fn date_range_kpi(
+    state: Shared,
+    subject: Subject,
+    name: String,
+    query: HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let found = kpi::find(subject.scope, &name).map_err(ApiError::bad_request)?;
+    let (range, start, end) = params::api_range(&query).map_err(ApiError::bad_request)?;
+    let (size, offset) = params::paging(&query, "next-token").map_err(ApiError::bad_request)?;
     let ctx = state.sessions.current(&state.ws).await?;
-    let function = match scope {
-        Scope::Campaign => "campaign_kpi",
-        Scope::Application => "application_kpi",
-        Scope::Journey => "journey_kpi",
+    subject.check(&ctx).await?;
+    let (function, id) = match (&subject.scope, &subject.id) {
+        (Scope::Campaign, Some((_, id))) => ("campaign_kpi", id),
+        (Scope::Journey, Some((_, id))) => ("journey_kpi", id),
+        _ => ("application_kpi", &subject.app),
     };
     let table = queries::call(
         &ctx,
         function,
         vec![
-            lit(name),
-            lit(id),
+            lit(name.as_str()),
+            lit(id.as_str()),
             queries::date(range.start),
             queries::date(range.end),
             lit("UTC"),
@@ -121,7 +153,17 @@ async fn date_range_kpi(
     )
     .await?;
     let (rows, next) = kpi_rows(&table, &found.value_key(), size, offset)?;
-    Ok((json!({ "Rows": rows }), next, start, end))
+    let mut body = json!({
+        "ApplicationId": subject.app, "KpiName": name, "KpiResult": { "Rows": rows },
+        "StartTime": iso(start), "EndTime": iso(end),
+    });
+    if let Some((field, id)) = &subject.id {
+        body[*field] = json!(id);
+    }
+    if let Some(next) = next {
+        body["NextToken"] = json!(next);
+    }
+    Ok(Json(body).into_response())
 }
 
 /// `GetCampaignDateRangeKpi`.
@@ -130,22 +172,12 @@ pub(crate) async fn campaign_kpi(
     Path((app, campaign, name)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let ctx = state.sessions.current(&state.ws).await?;
-    if !exists(&ctx, "app_id = $1 AND campaign_id = $2", &[&app, &campaign]).await? {
-        return Err(ApiError::not_found(format!(
-            "Campaign {campaign} of application {app} not found: no message of it is in the workspace"
-        )));
-    }
-    let (result, next, start, end) =
-        date_range_kpi(&state, Scope::Campaign, &name, &campaign, &query).await?;
-    let mut body = json!({
-        "ApplicationId": app, "CampaignId": campaign, "KpiName": name, "KpiResult": result,
-        "StartTime": iso(start), "EndTime": iso(end),
-    });
-    if let Some(next) = next {
-        body["NextToken"] = json!(next);
-    }
-    Ok(Json(body).into_response())
+    let subject = Subject {
+        scope: Scope::Campaign,
+        app,
+        id: Some(("CampaignId", campaign)),
+    };
+    date_range_kpi(state, subject, name, query).await
 }
 
 /// `GetApplicationDateRangeKpi`.
@@ -154,22 +186,12 @@ pub(crate) async fn application_kpi(
     Path((app, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let ctx = state.sessions.current(&state.ws).await?;
-    if !exists(&ctx, "app_id = $1", &[&app]).await? {
-        return Err(ApiError::not_found(format!(
-            "Application {app} not found: no message of it is in the workspace"
-        )));
-    }
-    let (result, next, start, end) =
-        date_range_kpi(&state, Scope::Application, &name, &app, &query).await?;
-    let mut body = json!({
-        "ApplicationId": app, "KpiName": name, "KpiResult": result,
-        "StartTime": iso(start), "EndTime": iso(end),
-    });
-    if let Some(next) = next {
-        body["NextToken"] = json!(next);
-    }
-    Ok(Json(body).into_response())
+    let subject = Subject {
+        scope: Scope::Application,
+        app,
+        id: None,
+    };
+    date_range_kpi(state, subject, name, query).await
 }
 
 /// `GetJourneyDateRangeKpi`.
@@ -178,22 +200,12 @@ pub(crate) async fn journey_kpi(
     Path((app, journey, name)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let ctx = state.sessions.current(&state.ws).await?;
-    if !exists(&ctx, "app_id = $1 AND journey_id = $2", &[&app, &journey]).await? {
-        return Err(ApiError::not_found(format!(
-            "Journey {journey} of application {app} not found: no message of it is in the workspace"
-        )));
-    }
-    let (result, next, start, end) =
-        date_range_kpi(&state, Scope::Journey, &name, &journey, &query).await?;
-    let mut body = json!({
-        "ApplicationId": app, "JourneyId": journey, "KpiName": name, "KpiResult": result,
-        "StartTime": iso(start), "EndTime": iso(end),
-    });
-    if let Some(next) = next {
-        body["NextToken"] = json!(next);
-    }
-    Ok(Json(body).into_response())
+    let subject = Subject {
+        scope: Scope::Journey,
+        app,
+        id: Some(("JourneyId", journey)),
+    };
+    date_range_kpi(state, subject, name, query).await
 }
 
 /// `GetCampaignActivities`: one item per run of the campaign.
@@ -204,11 +216,12 @@ pub(crate) async fn campaign_activities(
 ) -> Result<Response, ApiError> {
     let (size, offset) = params::paging(&query, "token").map_err(ApiError::bad_request)?;
     let ctx = state.sessions.current(&state.ws).await?;
-    if !exists(&ctx, "app_id = $1 AND campaign_id = $2", &[&app, &campaign]).await? {
-        return Err(ApiError::not_found(format!(
-            "Campaign {campaign} of application {app} not found: no message of it is in the workspace"
-        )));
-    }
+    let subject = Subject {
+        scope: Scope::Campaign,
+        app: app.clone(),
+        id: Some(("CampaignId", campaign.clone())),
+    };
+    subject.check(&ctx).await?;
     let runs = queries::call(&ctx, "campaign_runs", vec![lit(campaign.as_str())])
         .await?
         .select(&[

@@ -15,7 +15,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use std::collections::HashMap;
+
 use axum::Router;
+use axum::extract::Query;
 use axum::routing::get;
 use sendlens_store::Workspace;
 
@@ -63,11 +66,19 @@ pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
         cache: cache::Cache::default(),
         access,
     });
-    Ok(Router::new()
-        .route("/", get(pages::list::campaigns))
-        .route("/applications", get(pages::list::applications))
-        .route("/journeys", get(pages::list::journeys))
-        .route("/transactional", get(pages::list::transactional))
+    let mut router = Router::new().route("/", get(pages::list::campaigns));
+    for listing in pages::list::LISTINGS {
+        router = router.route(
+            listing.path,
+            get(
+                move |axum::extract::State(state): axum::extract::State<Shared>,
+                      Query(query): Query<HashMap<String, String>>| {
+                    pages::list::listing(state, query, listing)
+                },
+            ),
+        );
+    }
+    Ok(router
         .route("/campaigns/{id}", get(pages::campaign::page))
         .route("/campaigns/{id}/{file}", get(pages::campaign::csv))
         .route(

@@ -9,10 +9,11 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::ScalarValue;
 use datafusion::prelude::SessionContext;
 use sendlens_reports::definition::humanize;
+use sendlens_reports::html::{column_labels, column_numbers};
 use sendlens_reports::svg::{self, Kind, Series};
 
 use super::layout::{self, esc};
@@ -459,33 +460,23 @@ fn chart(
     let Ok(xi) = table.schema.index_of(x) else {
         return Ok(());
     };
-    let mut labels = Vec::new();
-    for b in &table.batches {
-        let col = cast(b.column(xi), &DataType::Utf8)?;
-        let col = col.as_string::<i32>();
-        labels.extend(
-            (0..col.len()).map(|r| col.value(r).replace("T00:00:00", "").replace(":00:00", "h")),
-        );
-    }
+    // Days and hours read shorter without their zero times.
+    let labels: Vec<String> = column_labels(&table.batches, xi)
+        .into_iter()
+        .map(|l| l.replace("T00:00:00", "").replace(":00:00", "h"))
+        .collect();
     if labels.is_empty() {
         h.push_str("<p class=\"empty\">No data for this range.</p>\n");
         return Ok(());
     }
     let mut series = Vec::new();
     for y in ys {
-        let Ok(yi) = table.schema.index_of(y) else {
-            continue;
-        };
-        let mut values = Vec::new();
-        for b in &table.batches {
-            let col = cast(b.column(yi), &DataType::Float64)?;
-            let col = col.as_primitive::<Float64Type>();
-            values.extend((0..col.len()).map(|r| (!col.is_null(r)).then(|| col.value(r))));
+        if let Ok(yi) = table.schema.index_of(y) {
+            series.push(Series {
+                name: humanize(y),
+                values: column_numbers(&table.batches, yi)?,
+            });
         }
-        series.push(Series {
-            name: humanize(y),
-            values,
-        });
     }
     h.push_str("<div class=\"chart-wrap\" role=\"img\" aria-label=\"");
     h.push_str(&esc(title));

@@ -146,74 +146,55 @@ fn arrange(
     })
 }
 
-/// A list page of one fixed query.
-async fn listing(
+/// A list page of one view: its path, title, query and what it holds.
+pub(crate) struct Listing {
+    pub path: &'static str,
+    title: &'static str,
+    sql: &'static str,
+    what: &'static str,
+}
+
+/// The list pages besides the campaigns.
+pub(crate) const LISTINGS: &[Listing] = &[
+    Listing {
+        path: "/applications",
+        title: "Applications",
+        sql: "SELECT * FROM application_metrics ORDER BY app_id",
+        what: "Every application (project): its campaigns, journeys and transactional messages.",
+    },
+    Listing {
+        path: "/journeys",
+        title: "Journeys",
+        sql: "SELECT * FROM journey_email_metrics ORDER BY journey_id",
+        what: "The email of every journey.",
+    },
+    Listing {
+        path: "/transactional",
+        title: "Transactional messages",
+        sql: "SELECT * FROM transactional_email_metrics ORDER BY 1",
+        what: "Email sent without a campaign or journey, per application.",
+    },
+];
+
+/// One of [`LISTINGS`]; `format=csv` downloads it.
+pub(crate) async fn listing(
     state: Shared,
     query: HashMap<String, String>,
-    title: &str,
-    sql: &str,
-    file: &str,
-    what: &str,
+    listing: &Listing,
 ) -> Result<Response, PageError> {
     let ctx = state.sessions.current(&state.ws).await?;
-    let table = queries::fixed(&ctx, sql).await?;
+    let table = queries::fixed(&ctx, listing.sql).await?;
+    let title = listing.title;
     if query.get("format").map(String::as_str) == Some("csv") {
-        return Ok(layout::csv(tables::csv(&table)?, file));
+        let file = format!("{}.csv", listing.path.trim_start_matches('/'));
+        return Ok(layout::csv(tables::csv(&table)?, &file));
     }
     let mut body = format!(
         "<header><h1>{}</h1><p class=\"subtitle\">{}</p></header>\n",
         esc(title),
-        esc(what)
+        esc(listing.what)
     );
     tables::table(&mut body, &table, title, Marks::None)?;
     body.push_str("<p class=\"download\"><a href=\"?format=csv\">Download CSV</a></p>\n");
     Ok(layout::html(layout::page(title, &[(title, "")], &body)))
-}
-
-/// `/applications`: every application's metrics.
-pub(crate) async fn applications(
-    State(state): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    listing(
-        state,
-        query,
-        "Applications",
-        "SELECT * FROM application_metrics ORDER BY app_id",
-        "applications.csv",
-        "Every application (project): its campaigns, journeys and transactional messages.",
-    )
-    .await
-}
-
-/// `/journeys`: every journey's email metrics.
-pub(crate) async fn journeys(
-    State(state): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    listing(
-        state,
-        query,
-        "Journeys",
-        "SELECT * FROM journey_email_metrics ORDER BY journey_id",
-        "journeys.csv",
-        "The email of every journey.",
-    )
-    .await
-}
-
-/// `/transactional`: transactional email per application.
-pub(crate) async fn transactional(
-    State(state): State<Shared>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Response, PageError> {
-    listing(
-        state,
-        query,
-        "Transactional messages",
-        "SELECT * FROM transactional_email_metrics ORDER BY 1",
-        "transactional.csv",
-        "Email sent without a campaign or journey, per application.",
-    )
-    .await
 }
