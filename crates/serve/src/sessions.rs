@@ -40,12 +40,20 @@ impl Sessions {
 
     /// A session over the table's current version.
     pub async fn current(&self, ws: &Workspace) -> anyhow::Result<Arc<SessionContext>> {
+        Ok(self.current_with_version(ws).await?.0)
+    }
+
+    /// [`Sessions::current`], and the table version it is for.
+    pub async fn current_with_version(
+        &self,
+        ws: &Workspace,
+    ) -> anyhow::Result<(Arc<SessionContext>, Option<u64>)> {
         let key = self.key(ws).await?;
         let mut current = self.current.lock().await;
         if let Some((k, ctx)) = current.as_ref()
             && *k == key
         {
-            return Ok(ctx.clone());
+            return Ok((ctx.clone(), key.version));
         }
         let ctx = sendlens_store::open_session(ws).await?;
         // A page is several small queries of one campaign, and a server
@@ -59,6 +67,6 @@ impl Sessions {
             .await?;
         let ctx = Arc::new(ctx);
         *current = Some((key, ctx.clone()));
-        Ok(ctx)
+        Ok((ctx, key.version))
     }
 }

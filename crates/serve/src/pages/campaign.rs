@@ -130,7 +130,7 @@ pub(crate) async fn page(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let ctx = state.sessions.current(&state.ws).await?;
+    let (ctx, version) = state.sessions.current_with_version(&state.ws).await?;
     let (range, span) = range_of(&state, &ctx, &id, &query).await?;
     // Each query a task of its own, so that a page's queries run on every
     // core (each is planned on one partition: see `sessions`).
@@ -166,7 +166,6 @@ pub(crate) async fn page(
         treatments,
         links,
     };
-    let version = state.ws.latest_version();
     let body = render(&id, &range, span, &results, version)?;
     Ok(layout::html(layout::page(
         &format!("Campaign {id}"),

@@ -20,7 +20,7 @@ pub(crate) async fn campaigns(
     State(state): State<Shared>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let ctx = state.sessions.current(&state.ws).await?;
+    let (ctx, version) = state.sessions.current_with_version(&state.ws).await?;
     let all = queries::fixed(&ctx, sendlens_metrics::sql::CAMPAIGN_LIST).await?;
     let search = query
         .get("q")
@@ -60,10 +60,7 @@ pub(crate) async fn campaigns(
         "<p class=\"subtitle\">{} of {} campaigns · events table version {}</p></header>\n",
         shown.rows(),
         all.rows(),
-        state
-            .ws
-            .latest_version()
-            .map_or("–".into(), |v| v.to_string())
+        version.map_or("–".into(), |v| v.to_string())
     ));
     body.push_str(&format!(
         "<form class=\"search\" method=\"get\" action=\"/\" role=\"search\">\
