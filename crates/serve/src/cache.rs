@@ -20,8 +20,9 @@ use tokio::sync::OnceCell;
 use crate::Shared;
 use crate::sessions::Key;
 
-/// Answers kept at most; past it, the oldest half is dropped.
-const ENTRIES: usize = 1024;
+/// Answers kept at most; past it, the older half is dropped. A campaign
+/// page of 30 days is about 100 KB: a few tens of MB in all.
+const ENTRIES: usize = 256;
 
 /// Largest answer kept.
 const BODY_BYTES: usize = 8 << 20;
