@@ -22,13 +22,18 @@ pub(crate) struct Server {
 impl Server {
     /// Start one on a free loopback port, unless `args` bind it elsewhere.
     pub fn start(ws: &Ws, args: &[&str]) -> Server {
+        let mut command = bin();
+        command.arg("--workspace").arg(ws.path());
+        Server::spawn(command, args)
+    }
+
+    /// Start `command serve args` (a command with its workspace set).
+    pub fn spawn(mut command: std::process::Command, args: &[&str]) -> Server {
         let mut args = args.to_vec();
         if !args.contains(&"--bind") {
             args.extend(["--bind", "127.0.0.1:0"]);
         }
-        let mut child = bin()
-            .arg("--workspace")
-            .arg(ws.path())
+        let mut child = command
             .arg("serve")
             .args(args)
             .stdout(Stdio::piped())
@@ -578,4 +583,33 @@ fn the_campaign_page_in_headless_chromium() {
         let (bars, _) = pixels_of(&png, [0x2f, 0x6f, 0xde]);
         assert!(bars > 200, "{width}px: no chart drawn ({bars})");
     }
+}
+
+#[test]
+fn a_workspace_in_s3_is_served_as_a_local_one() {
+    let (s3, local, input) = crate::s3::exports_and_lake(41, b"");
+    let lake = crate::s3::Lake::new(&s3, "s3://lake/serve/ws", local.scratch("cache"));
+    lake.ok(&["init"]);
+    lake.ok(&["ingest", "s3://exports/p/"]);
+    local.ingest(&[&input]);
+    let top = local.query(
+        "SELECT campaign_id, CAST(CAST(first_sent_at AS DATE) AS VARCHAR) AS day \
+         FROM campaign_metrics ORDER BY messages_sent DESC, campaign_id LIMIT 1",
+    );
+    let id = top[0]["campaign_id"].as_str().unwrap();
+    let first = top[0]["day"].as_str().unwrap();
+    let server = Server::spawn(lake.command(&[]), &[]);
+    let to = plus_days(first, 2);
+    let page = get(
+        &server.url,
+        &format!("/campaigns/{id}?from={first}&to={to}&tz=UTC"),
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_page_matches(&local, &page.body, id, first, &to, "UTC");
+    let campaigns = local.count("SELECT count(*) FROM campaign_metrics");
+    let list = get(&server.url, "/");
+    assert!(
+        list.body
+            .contains(&format!("{campaigns} of {campaigns} campaigns"))
+    );
 }
