@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use chrono::{DateTime, SecondsFormat, Utc};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::lit;
@@ -14,10 +14,10 @@ use datafusion::prelude::SessionContext;
 use sendlens_metrics::kpi::{self, Scope};
 use serde_json::{Value, json};
 
-use crate::Shared;
 use crate::error::ApiError;
 use crate::params;
 use crate::queries::{self, Table};
+use crate::sessions::Current;
 
 impl From<datafusion::error::DataFusionError> for ApiError {
     fn from(e: datafusion::error::DataFusionError) -> ApiError {
@@ -125,7 +125,7 @@ impl Subject {
 /// A date-range KPI call (`Get…DateRangeKpi`): the KPI table function of
 /// the subject's scope, shaped as Pinpoint's answer.
 async fn date_range_kpi(
-    state: Shared,
+    current: Current,
     subject: Subject,
     name: String,
     query: HashMap<String, String>,
@@ -133,7 +133,7 @@ async fn date_range_kpi(
     let found = kpi::find(subject.scope, &name).map_err(ApiError::bad_request)?;
     let (range, start, end) = params::api_range(&query).map_err(ApiError::bad_request)?;
     let (size, offset) = params::paging(&query, "next-token").map_err(ApiError::bad_request)?;
-    let ctx = state.sessions.current(&state.ws).await?;
+    let ctx = current.ctx;
     subject.check(&ctx).await?;
     let (function, id) = match (&subject.scope, &subject.id) {
         (Scope::Campaign, Some((_, id))) => ("campaign_kpi", id),
@@ -168,7 +168,7 @@ async fn date_range_kpi(
 
 /// `GetCampaignDateRangeKpi`.
 pub(crate) async fn campaign_kpi(
-    State(state): State<Shared>,
+    Extension(current): Extension<Current>,
     Path((app, campaign, name)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -177,12 +177,12 @@ pub(crate) async fn campaign_kpi(
         app,
         id: Some(("CampaignId", campaign)),
     };
-    date_range_kpi(state, subject, name, query).await
+    date_range_kpi(current, subject, name, query).await
 }
 
 /// `GetApplicationDateRangeKpi`.
 pub(crate) async fn application_kpi(
-    State(state): State<Shared>,
+    Extension(current): Extension<Current>,
     Path((app, name)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -191,12 +191,12 @@ pub(crate) async fn application_kpi(
         app,
         id: None,
     };
-    date_range_kpi(state, subject, name, query).await
+    date_range_kpi(current, subject, name, query).await
 }
 
 /// `GetJourneyDateRangeKpi`.
 pub(crate) async fn journey_kpi(
-    State(state): State<Shared>,
+    Extension(current): Extension<Current>,
     Path((app, journey, name)): Path<(String, String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -205,17 +205,17 @@ pub(crate) async fn journey_kpi(
         app,
         id: Some(("JourneyId", journey)),
     };
-    date_range_kpi(state, subject, name, query).await
+    date_range_kpi(current, subject, name, query).await
 }
 
 /// `GetCampaignActivities`: one item per run of the campaign.
 pub(crate) async fn campaign_activities(
-    State(state): State<Shared>,
+    Extension(current): Extension<Current>,
     Path((app, campaign)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let (size, offset) = params::paging(&query, "token").map_err(ApiError::bad_request)?;
-    let ctx = state.sessions.current(&state.ws).await?;
+    let ctx = current.ctx;
     let subject = Subject {
         scope: Scope::Campaign,
         app: app.clone(),

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::sync::OnceCell;
 
 use crate::Shared;
-use crate::sessions::Key;
+use crate::sessions::{Current, Key};
 
 /// Answers kept at most; past it, the older half is dropped. A campaign
 /// page of 30 days is about 100 KB: a few tens of MB in all.
@@ -92,9 +92,8 @@ pub(crate) async fn answer(State(state): State<Shared>, request: Request, next: 
     if !keepable(&request) {
         return next.run(request).await;
     }
-    let key = match state.sessions.key(&state.ws).await {
-        Ok(key) => key,
-        Err(_) => return next.run(request).await,
+    let Some(key) = request.extensions().get::<Current>().map(|c| c.key) else {
+        return next.run(request).await;
     };
     let uri = request.uri().to_string();
     let cell = state.cache.cell(key, &uri);

@@ -71,9 +71,9 @@ pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
         router = router.route(
             listing.path,
             get(
-                move |axum::extract::State(state): axum::extract::State<Shared>,
+                move |axum::Extension(current): axum::Extension<sessions::Current>,
                       Query(query): Query<HashMap<String, String>>| {
-                    pages::list::listing(state, query, listing)
+                    pages::list::listing(current, query, listing)
                 },
             ),
         );
@@ -103,6 +103,10 @@ pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             cache::answer,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sessions::attach,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

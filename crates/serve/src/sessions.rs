@@ -8,9 +8,17 @@
 
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
 use datafusion::prelude::SessionContext;
 use sendlens_store::Workspace;
 use tokio::sync::Mutex;
+
+use crate::Shared;
+use crate::error::{ApiError, page_error};
 
 /// What a session (and a kept answer) was made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,22 +46,17 @@ impl Sessions {
         .await?)
     }
 
-    /// A session over the table's current version.
-    pub async fn current(&self, ws: &Workspace) -> anyhow::Result<Arc<SessionContext>> {
-        Ok(self.current_with_version(ws).await?.0)
-    }
-
-    /// [`Sessions::current`], and the table version it is for.
-    pub async fn current_with_version(
-        &self,
-        ws: &Workspace,
-    ) -> anyhow::Result<(Arc<SessionContext>, Option<u64>)> {
+    /// A session over the table's current version, and the key it is for.
+    pub async fn current(&self, ws: &Workspace) -> anyhow::Result<Current> {
         let key = self.key(ws).await?;
         let mut current = self.current.lock().await;
         if let Some((k, ctx)) = current.as_ref()
             && *k == key
         {
-            return Ok((ctx.clone(), key.version));
+            return Ok(Current {
+                ctx: ctx.clone(),
+                key,
+            });
         }
         let ctx = sendlens_store::open_session(ws).await?;
         // A page is several small queries of one campaign, and a server
@@ -67,6 +70,36 @@ impl Sessions {
             .await?;
         let ctx = Arc::new(ctx);
         *current = Some((key, ctx.clone()));
-        Ok((ctx, key.version))
+        Ok(Current { ctx, key })
+    }
+}
+
+/// The session a request reads, found once per request (one look at the
+/// Delta log) by [`attach`], and what the cache keeps answers under.
+#[derive(Clone)]
+pub(crate) struct Current {
+    pub ctx: Arc<SessionContext>,
+    pub key: Key,
+}
+
+/// The middleware that gives each request its [`Current`] session.
+pub(crate) async fn attach(
+    State(state): State<Shared>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match state.sessions.current(&state.ws).await {
+        Ok(current) => {
+            request.extensions_mut().insert(current);
+            next.run(request).await
+        }
+        Err(e) => {
+            let message = format!("cannot open the workspace: {e:#}");
+            if request.uri().path().starts_with("/v1/") {
+                ApiError::internal(message).into_response()
+            } else {
+                page_error(StatusCode::INTERNAL_SERVER_ERROR, &message)
+            }
+        }
     }
 }

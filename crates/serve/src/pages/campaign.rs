@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -22,6 +23,7 @@ use crate::Shared;
 use crate::error::PageError;
 use crate::params::{self, DayRange, PRESETS};
 use crate::queries::{self, Table};
+use crate::sessions::Current;
 
 /// The downloadable tables: file stem and the table function behind it.
 const SECTIONS: &[(&str, &str)] = &[
@@ -87,6 +89,7 @@ async fn range_of(
 /// `/campaigns/{id}/{section}.csv`: one table of the page, every column.
 pub(crate) async fn csv(
     State(state): State<Shared>,
+    Extension(current): Extension<Current>,
     Path((id, file)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
@@ -100,7 +103,7 @@ pub(crate) async fn csv(
             names.join(", ")
         )));
     };
-    let ctx = state.sessions.current(&state.ws).await?;
+    let ctx = current.ctx;
     let (range, _) = range_of(&state, &ctx, &id, &query).await?;
     if *stem == "hourly" && range.days() > 93 {
         return Err(PageError::BadRequest(
@@ -127,10 +130,11 @@ struct Results {
 /// `/campaigns/{id}?from=YYYY-MM-DD&to=YYYY-MM-DD&tz=ZONE` (or `preset`).
 pub(crate) async fn page(
     State(state): State<Shared>,
+    Extension(current): Extension<Current>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let (ctx, version) = state.sessions.current_with_version(&state.ws).await?;
+    let (ctx, version) = (current.ctx, current.key.version);
     let (range, span) = range_of(&state, &ctx, &id, &query).await?;
     // Each query a task of its own, so that a page's queries run on every
     // core (each is planned on one partition: see `sessions`).

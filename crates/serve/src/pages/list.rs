@@ -3,24 +3,25 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::Extension;
+use axum::extract::Query;
 use axum::response::Response;
 use datafusion::arrow::compute::{SortOptions, sort_to_indices, take_record_batch};
 use sendlens_reports::definition::humanize;
 
 use super::layout::{self, esc};
 use super::tables::{self, Marks};
-use crate::Shared;
 use crate::error::PageError;
 use crate::queries::{self, Table};
+use crate::sessions::Current;
 
 /// `/`: every campaign, newest first; `q` keeps those whose id contains
 /// it, `sort` and `dir` order them by a column, `format=csv` downloads.
 pub(crate) async fn campaigns(
-    State(state): State<Shared>,
+    Extension(current): Extension<Current>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
-    let (ctx, version) = state.sessions.current_with_version(&state.ws).await?;
+    let (ctx, version) = (current.ctx, current.key.version);
     let all = queries::fixed(&ctx, sendlens_metrics::sql::CAMPAIGN_LIST).await?;
     let search = query
         .get("q")
@@ -175,11 +176,11 @@ pub(crate) const LISTINGS: &[Listing] = &[
 
 /// One of [`LISTINGS`]; `format=csv` downloads it.
 pub(crate) async fn listing(
-    state: Shared,
+    current: Current,
     query: HashMap<String, String>,
     listing: &Listing,
 ) -> Result<Response, PageError> {
-    let ctx = state.sessions.current(&state.ws).await?;
+    let ctx = current.ctx;
     let table = queries::fixed(&ctx, listing.sql).await?;
     let title = listing.title;
     if query.get("format").map(String::as_str) == Some("csv") {
