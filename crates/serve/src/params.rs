@@ -161,12 +161,19 @@ pub(crate) fn paging(
 
 /// A query-string component, percent-encoded.
 pub(crate) fn encode_component(s: &str) -> String {
-    let mut out = String::new();
+    percent_encode(s, false)
+}
+
+/// Percent-encoding of everything but the unreserved characters of RFC 3986
+/// (and `/`, when `keep_slash`): a URL's component, or AWS's canonical form.
+pub(crate) fn percent_encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)
             }
+            b'/' if keep_slash => out.push('/'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Credentials;
 use crate::access::constant_time_eq;
+use crate::params::percent_encode;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
@@ -98,7 +99,7 @@ pub(crate) fn verify(
     let canonical = format!(
         "{method}\n{uri}\n{query}\n{canonical_headers}\n{signed}\n{payload}",
         method = request.method().as_str(),
-        uri = encode(request.uri().path(), true),
+        uri = percent_encode(request.uri().path(), true),
         query = canonical_query(request.uri().query().unwrap_or("")),
     );
     let string_to_sign = format!(
@@ -134,7 +135,10 @@ fn canonical_query(query: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (encode(&decode(k), false), encode(&decode(v), false))
+            (
+                percent_encode(&decode(k), false),
+                percent_encode(&decode(v), false),
+            )
         })
         .collect();
     pairs.sort();
@@ -143,22 +147,6 @@ fn canonical_query(query: &str) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-/// Percent-encoding of everything but the unreserved characters (and `/`
-/// in a path).
-fn encode(s: &str, path: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b'/' if path => out.push('/'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Percent-decoding (`+` is a space in a query).
@@ -236,7 +224,7 @@ mod tests {
     fn decoding_takes_percent_escapes_and_plus() {
         assert_eq!(decode("a%20b+c%2"), "a b c%2");
         assert_eq!(
-            encode("2026-03-01T00:00:00Z", false),
+            percent_encode("2026-03-01T00:00:00Z", false),
             "2026-03-01T00%3A00%3A00Z"
         );
     }
