@@ -100,6 +100,18 @@ impl Range {
             .collect();
         format!("SELECT column1 AS day FROM (VALUES {})", days.join(", "))
     }
+
+    /// Every hour of the range's days (local wall-clock hours, 24 a day) as
+    /// a one-column table named `hour`.
+    pub fn hours_table(&self) -> String {
+        format!(
+            "SELECT CAST(hour AS TIMESTAMP) AS hour FROM \
+             unnest(generate_series(CAST({} AS TIMESTAMP), \
+               CAST({} AS TIMESTAMP) + INTERVAL '23 hours', INTERVAL '1 hour')) AS t(hour)",
+            self.start_sql(),
+            self.end_sql()
+        )
+    }
 }
 
 /// The campaign list: every campaign with its runs and headline numbers,
@@ -182,18 +194,33 @@ pub fn treatments(scope: &str, range: Option<&Range>) -> String {
         &[Dim::shared("campaign_id"), Dim::shared("treatment_id")],
         true,
     );
+    // Treatment '0''s figures reach the other rows of its campaign through a
+    // window, not a join of the metrics with themselves: the metrics are
+    // planned and computed once (`scope` keeps campaign ids non-null).
+    let control = |column: &str| {
+        format!(
+            "max(CASE WHEN tm.treatment_id = '0' THEN tm.{column} END) OVER (PARTITION BY tm.campaign_id)"
+        )
+    };
+    let p_value = |successes: &str, trials: &str| {
+        format!(
+            "CASE WHEN tm.treatment_id = '0' THEN NULL ELSE two_proportion_p_value(tm.{successes}, tm.{trials}, {}, {}) END",
+            control(successes),
+            control(trials)
+        )
+    };
     format!(
         "WITH tm AS ({tm}) \
-         SELECT tm.*, \
-           CASE WHEN tm.treatment_id = '0' THEN NULL ELSE two_proportion_p_value(tm.unique_opens, tm.email_messages_delivered, b.unique_opens, b.email_messages_delivered) END AS open_rate_p_value, \
-           CASE WHEN tm.treatment_id = '0' THEN NULL ELSE two_proportion_p_value(tm.unique_clicks, tm.messages_delivered, b.unique_clicks, b.messages_delivered) END AS click_through_rate_p_value \
-         FROM tm LEFT JOIN (SELECT campaign_id AS b_campaign, unique_opens, email_messages_delivered, unique_clicks, messages_delivered FROM tm WHERE treatment_id = '0') b \
-           ON tm.campaign_id = b.b_campaign"
+         SELECT tm.*, {} AS open_rate_p_value, {} AS click_through_rate_p_value FROM tm",
+        p_value("unique_opens", "email_messages_delivered"),
+        p_value("unique_clicks", "messages_delivered"),
     )
 }
 
 /// Clicks per campaign and link over the sent messages `scope` and `range`
-/// pick: every click, clicking messages, clicking endpoints.
+/// pick: every click, clicking messages, clicking endpoints. The clicks are
+/// picked by `scope` too (the join implies it), so that a scan of the
+/// events sees the campaign it is for.
 pub fn links(scope: &str, range: Option<&Range>) -> String {
     let picked = range.map_or(String::new(), |r| format!(" AND {}", r.contains("sent_at")));
     format!(
@@ -202,7 +229,7 @@ pub fn links(scope: &str, range: Option<&Range>) -> String {
          FROM message_events e \
            JOIN (SELECT campaign_id AS k_campaign, message_key AS k_key FROM message_facts WHERE sent AND ({scope}){picked}) k \
            ON e.message_key = k.k_key AND e.campaign_id = k.k_campaign \
-         WHERE e.event_type = '_email.click' AND e.link IS NOT NULL \
+         WHERE e.event_type = '_email.click' AND e.link IS NOT NULL AND ({scope}) \
          GROUP BY e.campaign_id, e.link"
     )
 }

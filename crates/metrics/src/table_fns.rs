@@ -451,14 +451,6 @@ struct Call {
 }
 
 impl Call {
-    fn literal(sql: String) -> Self {
-        Self {
-            sql,
-            schema: None,
-            params: None,
-        }
-    }
-
     /// SQL with `$1` the subject (or NULL) and `$2`, `$3` the range's days.
     fn bound(sql: String, subject: Option<&str>, range: Option<&Range>) -> Self {
         let date = |d: NaiveDate| ScalarValue::Date32(Some(days_since_epoch(d)));
@@ -497,17 +489,14 @@ impl SendlensTableFunction {
         let subject = sql::SUBJECT_PARAM;
         match self.kind {
             Kind::Hourly => {
-                // Its hours are a list of literals: planned per call.
                 args.at_most(4)?;
                 let campaign = args.required_text(0, "campaign_id")?;
-                let range = args
-                    .range(1, tz, MAX_HOURLY_DAYS)?
-                    .ok_or_else(|| args.err("start and end dates are required"))?;
-                Ok(Call::literal(campaign_sql(
-                    self.kind,
-                    &lit(&campaign),
-                    &range,
-                )))
+                let range = bound(
+                    args.range(1, tz, MAX_HOURLY_DAYS)?
+                        .ok_or_else(|| args.err("start and end dates are required"))?,
+                );
+                let sql = campaign_sql(self.kind, subject, &range);
+                Ok(Call::bound(sql, Some(&campaign), Some(&range)))
             }
             Kind::Dashboard | Kind::Daily | Kind::Treatments | Kind::Links => {
                 args.at_most(4)?;
@@ -582,26 +571,12 @@ pub fn campaign_sql(kind: Kind, campaign: &str, range: &Range) -> String {
             sql::zero_filled(&range.days_table(), &series, "day")
         }
         Kind::Hourly => {
-            let hours: Vec<String> = range
-                .start
-                .iter_days()
-                .take_while(|d| *d <= range.end)
-                .flat_map(|d| {
-                    (0..24).map(move |h| {
-                        format!(
-                            "(CAST('{} {h:02}:00:00' AS TIMESTAMP))",
-                            d.format("%Y-%m-%d")
-                        )
-                    })
-                })
-                .collect();
-            let buckets = format!("SELECT column1 AS hour FROM (VALUES {})", hours.join(", "));
             let series = sql::series(
                 &scope,
                 Some(range),
                 &[("hour", format!("local_hour(e.occurred_at, {tzl})"))],
             );
-            sql::zero_filled(&buckets, &series, "hour")
+            sql::zero_filled(&range.hours_table(), &series, "hour")
         }
         _ => {
             let metrics = sql::metrics(&scope, Some(range), &[], true);
@@ -708,7 +683,6 @@ pub async fn register(ctx: &SessionContext, default_tz: &str) -> Result<()> {
         let sample = match kind {
             Kind::Kpi(_) => None,
             Kind::Runs => Some(runs_sql(subject, None)),
-            Kind::Hourly => Some(campaign_sql(*kind, "''", &one_day)),
             Kind::Comparison | Kind::Transactional => Some(all_sql(*kind, &bound(one_day.clone()))),
             k => Some(campaign_sql(*k, subject, &bound(one_day.clone()))),
         };

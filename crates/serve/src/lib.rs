@@ -31,6 +31,7 @@ mod params;
 mod queries;
 mod sessions;
 mod sigv4;
+mod slices;
 
 pub use access::Credentials;
 

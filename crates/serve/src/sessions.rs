@@ -68,6 +68,7 @@ impl Sessions {
             .await?
             .collect()
             .await?;
+        crate::slices::keep_campaign_rows(&ctx).await?;
         let ctx = Arc::new(ctx);
         *current = Some((key, ctx.clone()));
         Ok(Current { ctx, key })
