@@ -7,6 +7,8 @@
 //! table answers a scan whose filters pick one campaign from that
 //! campaign's rows, read once for the session's table version and kept:
 //! every later page of the campaign, whatever its range, scans memory.
+//! They are read in the background when the campaign is first asked for;
+//! until they are in, scans read the files.
 //!
 //! The rows kept are exactly the campaign's (the filter is applied to
 //! them when they are read), and every filter of the query still runs
@@ -30,7 +32,6 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionContext;
-use tokio::sync::OnceCell;
 
 /// The tables whose rows are kept per campaign (`campaign_metrics` gives
 /// each page its campaign's first and last send).
@@ -63,27 +64,107 @@ pub(crate) async fn keep_campaign_rows(ctx: &SessionContext) -> Result<()> {
     Ok(())
 }
 
-/// A campaign's rows, once read; `None` when there were too many to keep.
-type Rows = Option<Arc<Vec<RecordBatch>>>;
+/// Where a campaign's rows are.
+enum Slot {
+    /// Being read (by the first scan that asked for them).
+    Reading,
+    /// In memory.
+    Kept(Arc<Vec<RecordBatch>>),
+    /// Too many to keep: read from the files each time.
+    TooBig,
+}
 
-#[derive(Default)]
 struct Kept {
     campaigns: HashMap<String, Entry>,
     bytes: usize,
     next: u64,
+    /// [`TABLE_BYTES`] and [`CAMPAIGN_BYTES`] (smaller in tests).
+    limits: (usize, usize),
+}
+
+impl Default for Kept {
+    fn default() -> Self {
+        Self {
+            campaigns: HashMap::new(),
+            bytes: 0,
+            next: 0,
+            limits: (TABLE_BYTES, CAMPAIGN_BYTES),
+        }
+    }
 }
 
 struct Entry {
     /// When it was last asked for (a counter), for dropping the oldest.
     used: u64,
-    rows: Arc<OnceCell<Rows>>,
+    slot: Slot,
     bytes: usize,
+}
+
+impl Kept {
+    /// What scans of `campaign` find, or `None` when nobody has asked for
+    /// it yet (it is then being read from now on).
+    fn find(&mut self, campaign: &str) -> Option<Option<Arc<Vec<RecordBatch>>>> {
+        self.next += 1;
+        let used = self.next;
+        match self.campaigns.get_mut(campaign) {
+            Some(entry) => {
+                entry.used = used;
+                Some(match &entry.slot {
+                    Slot::Kept(rows) => Some(Arc::clone(rows)),
+                    Slot::Reading | Slot::TooBig => None,
+                })
+            }
+            None => {
+                let slot = Slot::Reading;
+                let entry = Entry {
+                    used,
+                    slot,
+                    bytes: 0,
+                };
+                self.campaigns.insert(campaign.to_string(), entry);
+                None
+            }
+        }
+    }
+
+    /// Keep `rows` of `campaign` (or forget it, so that a later scan reads
+    /// again, when reading failed), and drop the campaigns asked for
+    /// longest ago while more than [`TABLE_BYTES`] are kept.
+    fn put(&mut self, campaign: &str, rows: Result<Vec<RecordBatch>>) {
+        let Ok(rows) = rows else {
+            self.campaigns.remove(campaign);
+            return;
+        };
+        let Some(entry) = self.campaigns.get_mut(campaign) else {
+            return;
+        };
+        let bytes: usize = rows.iter().map(RecordBatch::get_array_memory_size).sum();
+        if bytes > self.limits.1 {
+            entry.slot = Slot::TooBig;
+            return;
+        }
+        entry.slot = Slot::Kept(Arc::new(rows));
+        entry.bytes = bytes;
+        self.bytes += bytes;
+        while self.bytes > self.limits.0 {
+            let oldest = self
+                .campaigns
+                .iter()
+                .filter(|(id, _)| id.as_str() != campaign)
+                .min_by_key(|(_, e)| e.used)
+                .map(|(id, _)| id.clone());
+            let Some(oldest) = oldest else { break };
+            if let Some(gone) = self.campaigns.remove(&oldest) {
+                self.bytes -= gone.bytes;
+            }
+        }
+    }
 }
 
 /// A table that keeps, per campaign, the rows a scan of one campaign reads.
 pub(crate) struct CampaignRows {
     inner: Arc<dyn TableProvider>,
-    kept: Mutex<Kept>,
+    kept: Arc<Mutex<Kept>>,
 }
 
 impl std::fmt::Debug for CampaignRows {
@@ -96,69 +177,56 @@ impl CampaignRows {
     pub(crate) fn new(inner: Arc<dyn TableProvider>) -> Self {
         Self {
             inner,
-            kept: Mutex::default(),
+            kept: Arc::default(),
         }
     }
 
-    /// The cell of `campaign`'s rows (new and empty the first time).
-    fn cell(&self, campaign: &str) -> Arc<OnceCell<Rows>> {
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        kept.next += 1;
-        let used = kept.next;
-        let entry = kept
-            .campaigns
-            .entry(campaign.to_string())
-            .or_insert_with(|| Entry {
-                used,
-                rows: Arc::default(),
-                bytes: 0,
-            });
-        entry.used = used;
-        Arc::clone(&entry.rows)
-    }
-
-    /// Count `bytes` of `campaign`'s rows, and drop the campaigns read
-    /// longest ago while the table keeps more than [`TABLE_BYTES`].
-    fn account(&self, campaign: &str, bytes: usize) {
-        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = kept.campaigns.get_mut(campaign) else {
-            return;
+    /// The kept rows of `campaign`, if they are in memory. The first time
+    /// a campaign is asked for, its rows are read in the background: the
+    /// scan that asked reads the files as if nothing were kept, so that
+    /// the first page of a campaign costs what it would without keeping.
+    fn rows(&self, state: &dyn Session, campaign: &str) -> Option<Arc<Vec<RecordBatch>>> {
+        let found = self
+            .kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .find(campaign);
+        if let Some(rows) = found {
+            return rows;
+        }
+        let (Ok(runtime), Ok(state)) = (
+            tokio::runtime::Handle::try_current(),
+            sendlens_metrics::table_fns::session_state(state),
+        ) else {
+            return None;
         };
-        entry.bytes = bytes;
-        kept.bytes += bytes;
-        while kept.bytes > TABLE_BYTES {
-            let oldest = kept
-                .campaigns
-                .iter()
-                .filter(|(id, _)| id.as_str() != campaign)
-                .min_by_key(|(_, e)| e.used)
-                .map(|(id, _)| id.clone());
-            let Some(oldest) = oldest else { break };
-            if let Some(gone) = kept.campaigns.remove(&oldest) {
-                kept.bytes -= gone.bytes;
-            }
-        }
+        let (inner, kept) = (Arc::clone(&self.inner), Arc::clone(&self.kept));
+        let (state, campaign) = (state.clone(), campaign.to_string());
+        runtime.spawn(async move {
+            let rows = read(inner, &state, &campaign).await;
+            kept.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .put(&campaign, rows);
+        });
+        None
     }
+}
 
-    /// Every row of `campaign`, read from the table.
-    async fn read(&self, state: &dyn Session, campaign: &str) -> Result<Rows> {
-        let predicate = col("campaign_id").eq(lit(campaign));
-        let scan = self
-            .inner
-            .scan(state, None, std::slice::from_ref(&predicate), None)
-            .await?;
-        // A scan may return more rows than its filters pick: filter them.
-        let schema = DFSchema::try_from(self.inner.schema())?;
-        let predicate = state.create_physical_expr(predicate, &schema)?;
-        let plan = Arc::new(FilterExec::try_new(predicate, scan)?);
-        let batches = collect(plan, state.task_ctx()).await?;
-        let bytes: usize = batches.iter().map(RecordBatch::get_array_memory_size).sum();
-        if bytes > CAMPAIGN_BYTES {
-            return Ok(None);
-        }
-        self.account(campaign, bytes);
-        Ok(Some(Arc::new(batches)))
-    }
+/// Every row of `campaign` in `table`.
+async fn read(
+    table: Arc<dyn TableProvider>,
+    state: &dyn Session,
+    campaign: &str,
+) -> Result<Vec<RecordBatch>> {
+    let predicate = col("campaign_id").eq(lit(campaign));
+    let scan = table
+        .scan(state, None, std::slice::from_ref(&predicate), None)
+        .await?;
+    // A scan may return more rows than its filters pick: filter them.
+    let schema = DFSchema::try_from(table.schema())?;
+    let predicate = state.create_physical_expr(predicate, &schema)?;
+    let plan = Arc::new(FilterExec::try_new(predicate, scan)?);
+    collect(plan, state.task_ctx()).await
 }
 
 /// The campaign that `filters` (the conjuncts of a scan's filter) pin
@@ -251,9 +319,7 @@ impl TableProvider for CampaignRows {
         let Some(campaign) = campaign_of(filters) else {
             return self.inner.scan(state, projection, filters, limit).await;
         };
-        let cell = self.cell(&campaign);
-        let rows = cell.get_or_try_init(|| self.read(state, &campaign)).await?;
-        match rows {
+        match self.rows(state, &campaign) {
             Some(batches) => Ok(MemorySourceConfig::try_new_exec(
                 &[batches.as_ref().clone()],
                 self.schema(),
@@ -271,7 +337,51 @@ impl TableProvider for CampaignRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::arrow::array::Int64Array;
     use datafusion::logical_expr::cast;
+
+    fn rows(n: i64) -> Vec<RecordBatch> {
+        let values = Arc::new(Int64Array::from_iter_values(0..n));
+        vec![RecordBatch::try_from_iter([("v", values as _)]).unwrap()]
+    }
+
+    fn kept(k: &mut Kept, campaign: &str) -> Option<usize> {
+        k.find(campaign)
+            .flatten()
+            .map(|b| b.iter().map(RecordBatch::num_rows).sum())
+    }
+
+    #[test]
+    fn a_campaign_is_read_once_kept_and_the_oldest_dropped() {
+        let mut k = Kept {
+            limits: (20_000, 10_000),
+            ..Kept::default()
+        };
+        // The first scan starts the reading; scans until it is in read files.
+        assert!(k.find("a").is_none());
+        assert!(matches!(k.find("a"), Some(None)));
+        k.put("a", Ok(rows(1000)));
+        assert_eq!(kept(&mut k, "a"), Some(1000));
+        // A failed read is forgotten: the next scan reads again.
+        assert!(k.find("b").is_none());
+        k.put(
+            "b",
+            Err(datafusion::error::DataFusionError::Plan("x".into())),
+        );
+        assert!(k.find("b").is_none());
+        // Too many rows for one campaign: never kept.
+        k.put("b", Ok(rows(5000)));
+        assert!(matches!(k.find("b"), Some(None)));
+        // Past the table's bytes, the campaign asked for longest ago goes.
+        assert!(k.find("c").is_none());
+        k.put("c", Ok(rows(1000)));
+        assert!(k.find("d").is_none());
+        let _ = k.find("a"); // a is now newer than c
+        k.put("d", Ok(rows(1000)));
+        assert!(k.bytes <= 20_000, "{} bytes kept", k.bytes);
+        assert!(k.campaigns.contains_key("a") && k.campaigns.contains_key("d"));
+        assert!(!k.campaigns.contains_key("c"));
+    }
 
     #[test]
     fn a_scan_of_one_campaign_is_recognised() {
