@@ -22,15 +22,15 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Constraints, DFSchema, ScalarValue, Statistics};
+use datafusion::common::{Constraints, ScalarValue, Statistics};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::Result;
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::{
     BinaryExpr, Cast, Expr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType, TryCast,
     col, lit,
 };
-use datafusion::physical_plan::filter::FilterExec;
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
 /// The tables whose rows are kept per campaign (`campaign_metrics` gives
@@ -203,7 +203,8 @@ impl CampaignRows {
         let (inner, kept) = (Arc::clone(&self.inner), Arc::clone(&self.kept));
         let (state, campaign) = (state.clone(), campaign.to_string());
         runtime.spawn(async move {
-            let rows = read(inner, &state, &campaign).await;
+            let rows = read(inner, state, &campaign).await;
+
             kept.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .put(&campaign, rows);
@@ -212,21 +213,19 @@ impl CampaignRows {
     }
 }
 
-/// Every row of `campaign` in `table`.
+/// Every row of `campaign` in `table`, read through the optimizer (which
+/// prunes the files' row groups and pages by the filter, as any query's
+/// scan).
 async fn read(
     table: Arc<dyn TableProvider>,
-    state: &dyn Session,
+    state: SessionState,
     campaign: &str,
 ) -> Result<Vec<RecordBatch>> {
-    let predicate = col("campaign_id").eq(lit(campaign));
-    let scan = table
-        .scan(state, None, std::slice::from_ref(&predicate), None)
-        .await?;
-    // A scan may return more rows than its filters pick: filter them.
-    let schema = DFSchema::try_from(table.schema())?;
-    let predicate = state.create_physical_expr(predicate, &schema)?;
-    let plan = Arc::new(FilterExec::try_new(predicate, scan)?);
-    collect(plan, state.task_ctx()).await
+    SessionContext::new_with_state(state)
+        .read_table(table)?
+        .filter(col("campaign_id").eq(lit(campaign)))?
+        .collect()
+        .await
 }
 
 /// The campaign that `filters` (the conjuncts of a scan's filter) pin
