@@ -14,7 +14,6 @@
 //! them when they are read), and every filter of the query still runs
 //! above the scan: no answer changes, only where its rows come from.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -22,13 +21,12 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Constraints, ScalarValue, Statistics};
+use datafusion::common::{ScalarValue, Statistics};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::Result;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{
-    BinaryExpr, Cast, Expr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType, TryCast,
-    col, lit,
+    BinaryExpr, Cast, Expr, Operator, TableProviderFilterPushDown, TableType, TryCast, col, lit,
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
@@ -276,20 +274,8 @@ impl TableProvider for CampaignRows {
         self.inner.schema()
     }
 
-    fn constraints(&self) -> Option<&Constraints> {
-        self.inner.constraints()
-    }
-
     fn table_type(&self) -> TableType {
         self.inner.table_type()
-    }
-
-    fn get_table_definition(&self) -> Option<&str> {
-        self.inner.get_table_definition()
-    }
-
-    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
-        self.inner.get_logical_plan()
     }
 
     fn supports_filters_pushdown(
