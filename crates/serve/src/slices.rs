@@ -182,7 +182,7 @@ impl CampaignRows {
     /// The kept rows of `campaign`, if they are in memory. The first time
     /// a campaign is asked for, its rows are read in the background: the
     /// scan that asked reads the files as if nothing were kept, so that
-    /// the first page of a campaign costs what it would without keeping.
+    /// the first page of a campaign does not wait for the whole campaign.
     fn rows(&self, state: &dyn Session, campaign: &str) -> Option<Arc<Vec<RecordBatch>>> {
         let found = self
             .kept
@@ -202,7 +202,6 @@ impl CampaignRows {
         let (state, campaign) = (state.clone(), campaign.to_string());
         runtime.spawn(async move {
             let rows = read(inner, state, &campaign).await;
-
             kept.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .put(&campaign, rows);
