@@ -31,15 +31,6 @@ use datafusion::logical_expr::{
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 
-/// The tables whose rows are kept per campaign (`campaign_metrics` gives
-/// each page its campaign's first and last send).
-pub(crate) const TABLES: [&str; 4] = [
-    "message_facts",
-    "message_events",
-    "campaign_targets",
-    "campaign_metrics",
-];
-
 /// Bytes of rows one table keeps at most, all campaigns together; past it
 /// the campaigns read longest ago are dropped.
 const TABLE_BYTES: usize = 256 << 20;
@@ -48,10 +39,11 @@ const TABLE_BYTES: usize = 256 << 20;
 /// one campaign must not push every other out.
 const CAMPAIGN_BYTES: usize = TABLE_BYTES / 8;
 
-/// Wrap each of [`TABLES`] that `ctx` has so that it keeps its rows per
-/// campaign.
+/// Wrap each materialized table that `ctx` has (`campaign_metrics` among
+/// them gives each page its campaign's first and last send) so that it
+/// keeps its rows per campaign.
 pub(crate) async fn keep_campaign_rows(ctx: &SessionContext) -> Result<()> {
-    for name in TABLES {
+    for name in sendlens_store::facts::names() {
         if !ctx.table_exist(name)? {
             continue;
         }
@@ -98,30 +90,34 @@ struct Entry {
     bytes: usize,
 }
 
+/// What a scan of one campaign finds.
+enum Found {
+    /// Its rows, in memory.
+    Rows(Arc<Vec<RecordBatch>>),
+    /// Nothing yet (or too much to keep): read the files.
+    Files,
+    /// Nobody asked before: read the files, and start reading the rows.
+    First,
+}
+
 impl Kept {
-    /// What scans of `campaign` find, or `None` when nobody has asked for
-    /// it yet (it is then being read from now on).
-    fn find(&mut self, campaign: &str) -> Option<Option<Arc<Vec<RecordBatch>>>> {
+    /// What a scan of `campaign` finds; the first one marks it as being read.
+    fn find(&mut self, campaign: &str) -> Found {
         self.next += 1;
         let used = self.next;
-        match self.campaigns.get_mut(campaign) {
-            Some(entry) => {
-                entry.used = used;
-                Some(match &entry.slot {
-                    Slot::Kept(rows) => Some(Arc::clone(rows)),
-                    Slot::Reading | Slot::TooBig => None,
-                })
-            }
-            None => {
-                let slot = Slot::Reading;
-                let entry = Entry {
-                    used,
-                    slot,
-                    bytes: 0,
-                };
-                self.campaigns.insert(campaign.to_string(), entry);
-                None
-            }
+        let Some(entry) = self.campaigns.get_mut(campaign) else {
+            let entry = Entry {
+                used,
+                slot: Slot::Reading,
+                bytes: 0,
+            };
+            self.campaigns.insert(campaign.to_string(), entry);
+            return Found::First;
+        };
+        entry.used = used;
+        match &entry.slot {
+            Slot::Kept(rows) => Found::Rows(Arc::clone(rows)),
+            Slot::Reading | Slot::TooBig => Found::Files,
         }
     }
 
@@ -189,8 +185,10 @@ impl CampaignRows {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .find(campaign);
-        if let Some(rows) = found {
-            return rows;
+        match found {
+            Found::Rows(rows) => return Some(rows),
+            Found::Files => return None,
+            Found::First => {}
         }
         let (Ok(runtime), Ok(state)) = (
             tokio::runtime::Handle::try_current(),
@@ -330,9 +328,10 @@ mod tests {
     }
 
     fn kept(k: &mut Kept, campaign: &str) -> Option<usize> {
-        k.find(campaign)
-            .flatten()
-            .map(|b| b.iter().map(RecordBatch::num_rows).sum())
+        match k.find(campaign) {
+            Found::Rows(b) => Some(b.iter().map(RecordBatch::num_rows).sum()),
+            _ => None,
+        }
     }
 
     #[test]
@@ -342,24 +341,24 @@ mod tests {
             ..Kept::default()
         };
         // The first scan starts the reading; scans until it is in read files.
-        assert!(k.find("a").is_none());
-        assert!(matches!(k.find("a"), Some(None)));
+        assert!(matches!(k.find("a"), Found::First));
+        assert!(matches!(k.find("a"), Found::Files));
         k.put("a", Ok(rows(1000)));
         assert_eq!(kept(&mut k, "a"), Some(1000));
         // A failed read is forgotten: the next scan reads again.
-        assert!(k.find("b").is_none());
+        assert!(matches!(k.find("b"), Found::First));
         k.put(
             "b",
             Err(datafusion::error::DataFusionError::Plan("x".into())),
         );
-        assert!(k.find("b").is_none());
+        assert!(matches!(k.find("b"), Found::First));
         // Too many rows for one campaign: never kept.
         k.put("b", Ok(rows(5000)));
-        assert!(matches!(k.find("b"), Some(None)));
+        assert!(matches!(k.find("b"), Found::Files));
         // Past the table's bytes, the campaign asked for longest ago goes.
-        assert!(k.find("c").is_none());
+        assert!(matches!(k.find("c"), Found::First));
         k.put("c", Ok(rows(1000)));
-        assert!(k.find("d").is_none());
+        assert!(matches!(k.find("d"), Found::First));
         let _ = k.find("a"); // a is now newer than c
         k.put("d", Ok(rows(1000)));
         assert!(k.bytes <= 20_000, "{} bytes kept", k.bytes);
