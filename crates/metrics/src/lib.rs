@@ -17,6 +17,7 @@ pub mod sealed;
 pub mod sets;
 pub mod sql;
 pub mod table_fns;
+pub mod templates;
 pub mod udaf;
 pub mod udf;
 pub mod views;

@@ -26,6 +26,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::sealed::SealedExec;
 use crate::sql::{self, Dim, Range, lit};
+use crate::templates::{self, Rebinding, Template};
 use crate::udf::local_time::parse_tz;
 use crate::{kpi, views};
 
@@ -38,31 +39,37 @@ const MAX_HOURLY_DAYS: i64 = 93;
 /// Optimized plans of the SQL texts of one table function, with their
 /// placeholders unbound, for the tables they were planned over: a call of a
 /// shape seen before binds its values and skips SQL planning and
-/// optimization, most of the time a small dashboard takes.
+/// optimization, most of the time a small dashboard takes. In a session
+/// that opts in ([`Rebinding`]), physical plans too (see [`templates`]).
 #[derive(Debug, Default)]
 pub struct PlanCache {
-    plans: Mutex<HashMap<String, (Vec<usize>, LogicalPlan)>>,
+    plans: Kept<LogicalPlan>,
+    /// Per SQL text and parameter types; `None`: the shape has no usable
+    /// template, plan it each time.
+    templates: Kept<Option<Arc<Template>>>,
 }
+
+/// What is kept per shape, with the identities of the tables it was
+/// planned over.
+type Kept<T> = Mutex<HashMap<String, (Vec<usize>, T)>>;
 
 /// Plans kept per function at most; past it the oldest shapes are dropped.
 const CACHED_PLANS: usize = 64;
 
-impl PlanCache {
-    fn get(&self, sql: &str, tables: &[usize]) -> Option<LogicalPlan> {
-        let plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        plans
-            .get(sql)
-            .filter(|(t, _)| t.as_slice() == tables)
-            .map(|(_, plan)| plan.clone())
-    }
+/// The entry of `key` if it was made for `tables`.
+fn lookup<T: Clone>(map: &Kept<T>, key: &str, tables: &[usize]) -> Option<T> {
+    let map = map.lock().unwrap_or_else(|e| e.into_inner());
+    map.get(key)
+        .filter(|(t, _)| t.as_slice() == tables)
+        .map(|(_, v)| v.clone())
+}
 
-    fn put(&self, sql: &str, tables: Vec<usize>, plan: LogicalPlan) {
-        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
-        if plans.len() >= CACHED_PLANS {
-            plans.clear();
-        }
-        plans.insert(sql.to_string(), (tables, plan));
+fn keep<T>(map: &Kept<T>, key: &str, tables: Vec<usize>, v: T) {
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= CACHED_PLANS {
+        map.clear();
     }
+    map.insert(key.to_string(), (tables, v));
 }
 
 /// The tables every plan of a table function reads, directly or through
@@ -148,22 +155,81 @@ impl SqlTable {
             return state.optimize(&state.create_logical_plan(&self.sql).await?);
         };
         let tables = table_identities(state).await?;
-        let plan = match plans.get(&self.sql, &tables) {
-            Some(plan) => plan,
-            None => {
-                let plan = state.optimize(&state.create_logical_plan(&self.sql).await?)?;
-                plans.put(&self.sql, tables, plan.clone());
-                plan
-            }
-        };
-        let plan = plan.with_param_values(ParamValues::List(
-            params.iter().cloned().map(Into::into).collect(),
-        ))?;
+        let plan = self
+            .unbound_plan(state, plans, &tables)
+            .await?
+            .with_param_values(ParamValues::List(
+                params.iter().cloned().map(Into::into).collect(),
+            ))?;
         // The values are in: casts of literals fold, and the scans' filters
         // prune with them.
         Ok(SimplifyExpressions::new()
             .rewrite(plan, &OptimizerContext::new())?
             .data)
+    }
+
+    /// The optimized plan of the SQL with its placeholders, kept per shape.
+    async fn unbound_plan(
+        &self,
+        state: &SessionState,
+        plans: &PlanCache,
+        tables: &[usize],
+    ) -> Result<LogicalPlan> {
+        if let Some(plan) = lookup(&plans.plans, &self.sql, tables) {
+            return Ok(plan);
+        }
+        let plan = state.optimize(&state.create_logical_plan(&self.sql).await?)?;
+        keep(&plans.plans, &self.sql, tables.to_vec(), plan.clone());
+        Ok(plan)
+    }
+
+    /// The physical plan of this call copied from its shape's template, in
+    /// a session that keeps them; none when it must be planned.
+    async fn copied_plan(&self, state: &SessionState) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some((params, plans)) = &self.bound else {
+            return Ok(None);
+        };
+        if state.config().get_extension::<Rebinding>().is_none() {
+            return Ok(None);
+        }
+        let Some(stand_ins) = params
+            .iter()
+            .enumerate()
+            .map(|(i, v)| templates::stand_in(i, v))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        let tables = table_identities(state).await?;
+        let types: Vec<String> = params.iter().map(|p| p.data_type().to_string()).collect();
+        let key = format!("{}\n-- {}", self.sql, types.join(", "));
+        let template = match lookup(&plans.templates, &key, &tables) {
+            Some(template) => template,
+            None => {
+                let plan = self
+                    .unbound_plan(state, plans, &tables)
+                    .await?
+                    .with_param_values(ParamValues::List(
+                        stand_ins.iter().cloned().map(Into::into).collect(),
+                    ))?;
+                // A shape the stand-ins cannot be planned for is planned
+                // with each call's values, as without templates.
+                let template = match state
+                    .query_planner()
+                    .create_physical_plan(&plan, state)
+                    .await
+                {
+                    Ok(plan) => Template::prepare(plan, stand_ins)?.map(Arc::new),
+                    Err(_) => None,
+                };
+                keep(&plans.templates, &key, tables, template.clone());
+                template
+            }
+        };
+        match template {
+            Some(template) => template.bind(params),
+            None => Ok(None),
+        }
     }
 }
 
@@ -200,11 +266,16 @@ impl TableProvider for SqlTable {
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let state = session_state(state)?;
-        let plan = self.logical_plan(state).await?;
-        let plan = state
-            .query_planner()
-            .create_physical_plan(&plan, state)
-            .await?;
+        let plan = match self.copied_plan(state).await? {
+            Some(plan) => plan,
+            None => {
+                let plan = self.logical_plan(state).await?;
+                state
+                    .query_planner()
+                    .create_physical_plan(&plan, state)
+                    .await?
+            }
+        };
         let plan = match projection {
             Some(columns) => {
                 let schema = plan.schema();

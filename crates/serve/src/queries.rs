@@ -12,6 +12,7 @@ use datafusion::catalog::TableFunctionArgs;
 use datafusion::common::ScalarValue;
 use datafusion::error::Result;
 use datafusion::logical_expr::{Expr, lit};
+use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionContext;
 
 use crate::params::DayRange;
@@ -75,10 +76,15 @@ pub(crate) async fn call(ctx: &SessionContext, name: &str, args: Vec<Expr>) -> R
     let state = ctx.state();
     let provider =
         function.create_table_provider_with_args(TableFunctionArgs::new(&args, &state))?;
-    let frame = ctx.read_table(provider)?;
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await?;
-    Ok(Table { schema, batches })
+    // A table function's scan is the whole query, planned and optimized
+    // (see `sendlens_metrics::table_fns::SqlTable`): nothing around it to
+    // plan or optimize.
+    let plan = provider.scan(&state, None, &[], None).await?;
+    let batches = collect(plan, state.task_ctx()).await?;
+    Ok(Table {
+        schema: provider.schema(),
+        batches,
+    })
 }
 
 /// A date argument.

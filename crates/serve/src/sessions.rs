@@ -6,12 +6,14 @@
 //! its materialized facts are there yet, so that a new ingest, and the
 //! refresh after it, show on the next request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 
 use datafusion::prelude::SessionContext;
 use sendlens_store::Workspace;
@@ -29,8 +31,12 @@ pub(crate) struct Key {
 
 #[derive(Default)]
 pub(crate) struct Sessions {
-    current: Mutex<Option<(Key, Arc<SessionContext>)>>,
+    current: Mutex<Option<Current>>,
 }
+
+/// Each campaign's first and last send, found once per session (they
+/// change only with the table version).
+pub(crate) type Spans = std::sync::Mutex<HashMap<String, (DateTime<Utc>, DateTime<Utc>)>>;
 
 impl Sessions {
     /// The table's current version, and whether its facts are there.
@@ -50,13 +56,10 @@ impl Sessions {
     pub async fn current(&self, ws: &Workspace) -> anyhow::Result<Current> {
         let key = self.key(ws).await?;
         let mut current = self.current.lock().await;
-        if let Some((k, ctx)) = current.as_ref()
-            && *k == key
+        if let Some(c) = current.as_ref()
+            && c.key == key
         {
-            return Ok(Current {
-                ctx: ctx.clone(),
-                key,
-            });
+            return Ok(c.clone());
         }
         let ctx = sendlens_store::open_session(ws).await?;
         // A page is several small queries of one campaign, and a server
@@ -68,10 +71,27 @@ impl Sessions {
             .await?
             .collect()
             .await?;
+        // Each table function's physical plan is planned once per shape and
+        // copied for each call (see `sendlens_metrics::templates`). Dynamic
+        // filters are off: one run of a plan updates them for the next, so
+        // a plan that has them is never copied, and over a campaign's rows
+        // in memory they have nothing to prune.
+        ctx.sql("SET datafusion.optimizer.enable_dynamic_filter_pushdown = false")
+            .await?
+            .collect()
+            .await?;
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .set_extension(Arc::new(sendlens_metrics::templates::Rebinding));
         crate::slices::keep_campaign_rows(&ctx).await?;
-        let ctx = Arc::new(ctx);
-        *current = Some((key, ctx.clone()));
-        Ok(Current { ctx, key })
+        let session = Current {
+            ctx: Arc::new(ctx),
+            key,
+            spans: Arc::default(),
+        };
+        *current = Some(session.clone());
+        Ok(session)
     }
 }
 
@@ -81,6 +101,7 @@ impl Sessions {
 pub(crate) struct Current {
     pub ctx: Arc<SessionContext>,
     pub key: Key,
+    pub spans: Arc<Spans>,
 }
 
 /// The middleware that gives each request its [`Current`] session.

@@ -30,6 +30,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
+use sendlens_metrics::templates::{DeferredScan, is_stand_in};
 
 /// Bytes of rows one table keeps at most, all campaigns together; past it
 /// the campaigns read longest ago are dropped.
@@ -121,6 +122,17 @@ impl Kept {
         }
     }
 
+    /// The rows of `campaign` if they are kept; nothing starts reading.
+    fn peek(&mut self, campaign: &str) -> Option<Arc<Vec<RecordBatch>>> {
+        self.next += 1;
+        let entry = self.campaigns.get_mut(campaign)?;
+        entry.used = self.next;
+        match &entry.slot {
+            Slot::Kept(rows) => Some(Arc::clone(rows)),
+            Slot::Reading | Slot::TooBig => None,
+        }
+    }
+
     /// Keep `rows` of `campaign` (or forget it, so that a later scan reads
     /// again, when reading failed), and drop the campaigns asked for
     /// longest ago while more than [`TABLE_BYTES`] are kept.
@@ -206,6 +218,53 @@ impl CampaignRows {
         });
         None
     }
+}
+
+impl CampaignRows {
+    /// A template's scan (see `sendlens_metrics::templates`): bound to a
+    /// campaign whose rows are kept, it scans them; any other is planned
+    /// with its value, which reads the files and starts keeping its rows.
+    fn deferred(
+        &self,
+        stand_in: String,
+        projection: Option<&Vec<usize>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let (kept, schema) = (Arc::clone(&self.kept), self.schema());
+        let projected = match projection {
+            Some(columns) => Arc::new(schema.project(columns)?),
+            None => Arc::clone(&schema),
+        };
+        let projection = projection.cloned();
+        let bind = move |value: &ScalarValue| {
+            let Some(campaign) = value.try_as_str().flatten() else {
+                return Ok(None);
+            };
+            let rows = kept
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .peek(campaign);
+            rows.map(|rows| memory_scan(&rows, Arc::clone(&schema), projection.as_ref()))
+                .transpose()
+        };
+        Ok(Arc::new(DeferredScan::new(
+            stand_in,
+            projected,
+            Arc::new(bind),
+        )))
+    }
+}
+
+/// A scan of kept rows.
+fn memory_scan(
+    rows: &Arc<Vec<RecordBatch>>,
+    schema: SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    Ok(MemorySourceConfig::try_new_exec(
+        &[rows.as_ref().clone()],
+        schema,
+        projection.cloned(),
+    )?)
 }
 
 /// Every row of `campaign` in `table`, read through the optimizer (which
@@ -301,12 +360,11 @@ impl TableProvider for CampaignRows {
         let Some(campaign) = campaign_of(filters) else {
             return self.inner.scan(state, projection, filters, limit).await;
         };
+        if is_stand_in(&campaign) {
+            return self.deferred(campaign, projection);
+        }
         match self.rows(state, &campaign) {
-            Some(batches) => Ok(MemorySourceConfig::try_new_exec(
-                &[batches.as_ref().clone()],
-                self.schema(),
-                projection.cloned(),
-            )?),
+            Some(batches) => memory_scan(&batches, self.schema(), projection),
             None => self.inner.scan(state, projection, filters, limit).await,
         }
     }

@@ -12,7 +12,6 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::ScalarValue;
-use datafusion::prelude::SessionContext;
 use sendlens_reports::definition::humanize;
 use sendlens_reports::html::{column_labels, column_numbers};
 use sendlens_reports::svg::{self, Kind, Series};
@@ -40,8 +39,13 @@ const SECTIONS: &[(&str, &str)] = &[
 const HOURLY_DAYS: i64 = 31;
 
 /// The campaign's first and last send, or a 404 when it has none.
-async fn span(ctx: &SessionContext, id: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), PageError> {
-    let frame = ctx
+async fn span(current: &Current, id: &str) -> Result<(DateTime<Utc>, DateTime<Utc>), PageError> {
+    let spans = || current.spans.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(span) = spans().get(id) {
+        return Ok(*span);
+    }
+    let frame = current
+        .ctx
         .sql("SELECT first_sent_at, last_sent_at FROM campaign_metrics WHERE campaign_id = $1")
         .await?
         .with_param_values(vec![ScalarValue::Utf8(Some(id.to_string()))])?;
@@ -57,7 +61,10 @@ async fn span(ctx: &SessionContext, id: &str) -> Result<(DateTime<Utc>, DateTime
         (!values.is_null(0)).then(|| DateTime::from_timestamp_micros(values.value(0)))?
     };
     match (micros(0), micros(1)) {
-        (Some(first), Some(last)) => Ok((first, last)),
+        (Some(first), Some(last)) => {
+            spans().insert(id.to_string(), (first, last));
+            Ok((first, last))
+        }
         _ => Err(PageError::NotFound(format!(
             "no campaign '{id}' with sent messages in this workspace: the list at / has every campaign"
         ))),
@@ -74,11 +81,11 @@ fn default_range(span: (DateTime<Utc>, DateTime<Utc>), tz: &Tz) -> (NaiveDate, N
 
 async fn range_of(
     state: &Shared,
-    ctx: &SessionContext,
+    current: &Current,
     id: &str,
     query: &HashMap<String, String>,
 ) -> Result<(DayRange, (DateTime<Utc>, DateTime<Utc>)), PageError> {
-    let span = span(ctx, id).await?;
+    let span = span(current, id).await?;
     let range = params::day_range(query, &state.ws.config().time.zone, |tz| {
         default_range(span, tz)
     })
@@ -103,14 +110,13 @@ pub(crate) async fn csv(
             names.join(", ")
         )));
     };
-    let ctx = current.ctx;
-    let (range, _) = range_of(&state, &ctx, &id, &query).await?;
+    let (range, _) = range_of(&state, &current, &id, &query).await?;
     if *stem == "hourly" && range.days() > 93 {
         return Err(PageError::BadRequest(
             "the hourly table covers at most 93 days: pick a shorter range".into(),
         ));
     }
-    let table = queries::call(&ctx, function, queries::campaign_args(&id, &range)).await?;
+    let table = queries::call(&current.ctx, function, queries::campaign_args(&id, &range)).await?;
     Ok(layout::csv(
         tables::csv(&table)?,
         &format!("{id}-{stem}-{}_{}.csv", range.start, range.end),
@@ -134,8 +140,8 @@ pub(crate) async fn page(
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, PageError> {
+    let (range, span) = range_of(&state, &current, &id, &query).await?;
     let (ctx, version) = (current.ctx, current.key.version);
-    let (range, span) = range_of(&state, &ctx, &id, &query).await?;
     // Each query a task of its own, so that a page's queries run on every
     // core (each is planned on one partition: see `sessions`).
     let call = |function: &'static str| {
