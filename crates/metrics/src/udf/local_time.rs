@@ -47,10 +47,22 @@ impl LocalClock {
 
     fn local_secs(&mut self, tz_name: &str, utc_micros: i64) -> Result<i64> {
         if self.zone.as_ref().is_none_or(|(n, _)| n != tz_name) {
-            self.zone = Some((tz_name.to_string(), parse_tz(tz_name)?));
-            self.cached = None;
+            self.set_zone(tz_name)?;
         }
-        let tz = self.zone.as_ref().expect("set above").1;
+        self.in_zone(utc_micros)
+    }
+
+    fn set_zone(&mut self, tz_name: &str) -> Result<()> {
+        self.zone = Some((tz_name.to_string(), parse_tz(tz_name)?));
+        self.cached = None;
+        Ok(())
+    }
+
+    /// Local seconds in the zone set last.
+    fn in_zone(&mut self, utc_micros: i64) -> Result<i64> {
+        let Some(tz) = self.zone.as_ref().map(|(_, tz)| *tz) else {
+            return Err(DataFusionError::Internal("no time zone set".into()));
+        };
         let secs = utc_micros.div_euclid(MICROS_PER_SEC);
         let bucket = secs.div_euclid(QUARTER_HOUR_SECS);
         let offset = match self.cached {
@@ -89,9 +101,22 @@ fn each_local<T>(args: &[ArrayRef], mut f: impl FnMut(i64) -> T) -> Result<Vec<O
         }
     };
     let ts = ts.as_primitive::<TimestampMicrosecondType>();
-    let zones = utf8(&args[1])?;
     let mut clock = LocalClock::new();
     let mut out = Vec::with_capacity(ts.len());
+    // One zone for every row (a literal, as in every range of the
+    // catalog): read once, not row by row.
+    if let Some(zone) = one_zone(&args[1]) {
+        clock.set_zone(zone)?;
+        for i in 0..ts.len() {
+            if ts.is_null(i) {
+                out.push(None);
+            } else {
+                out.push(Some(f(clock.in_zone(ts.value(i))?)));
+            }
+        }
+        return Ok(out);
+    }
+    let zones = utf8(&args[1])?;
     for i in 0..ts.len() {
         if ts.is_null(i) || zones.is_null(i) {
             out.push(None);
@@ -100,6 +125,15 @@ fn each_local<T>(args: &[ArrayRef], mut f: impl FnMut(i64) -> T) -> Result<Vec<O
         }
     }
     Ok(out)
+}
+
+/// The zone of every row, when a view array (a literal expanded to the
+/// batch) holds one non-null value in each.
+fn one_zone(zones: &ArrayRef) -> Option<&str> {
+    let zones = zones.as_string_view_opt()?;
+    let views = zones.views();
+    let first = *views.first()?;
+    (zones.null_count() == 0 && views.iter().all(|v| *v == first)).then(|| zones.value(0))
 }
 
 fn date_kernel(args: &[ArrayRef]) -> Result<ArrayRef> {
@@ -164,6 +198,47 @@ mod tests {
         chrono::DateTime::parse_from_rfc3339(rfc3339)
             .unwrap()
             .timestamp_micros()
+    }
+
+    #[test]
+    fn one_zone_for_every_row_reads_as_a_zone_per_row() {
+        use datafusion::arrow::array::StringArray;
+        // Around New York's switch to daylight time (07:00 UTC, 8 March
+        // 2026) and midnights on both sides.
+        let instants = [
+            "2026-03-08T04:59:59Z",
+            "2026-03-08T05:00:00Z",
+            "2026-03-08T06:59:59Z",
+            "2026-03-08T07:00:00Z",
+            "2026-03-09T03:59:59Z",
+            "2026-03-09T04:00:00Z",
+        ];
+        let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(
+            instants
+                .iter()
+                .map(|t| Some(micros(t)))
+                .chain([None])
+                .collect::<Vec<_>>(),
+        ));
+        let zone = "America/New_York";
+        let n = ts.len();
+        // A literal zone, as a query hands it over: one view, repeated.
+        let one = datafusion::scalar::ScalarValue::Utf8View(Some(zone.into()))
+            .to_array_of_size(n)
+            .unwrap();
+        let per_row: ArrayRef = Arc::new(StringArray::from(vec![zone; n]));
+        assert!(one_zone(&one).is_some() && one_zone(&per_row).is_none());
+        for kernel in [date_kernel, hour_kernel] {
+            let a = kernel(&[ts.clone(), one.clone()]).unwrap();
+            let b = kernel(&[ts.clone(), per_row.clone()]).unwrap();
+            assert_eq!(&a, &b);
+        }
+        let days = date_kernel(&[ts.clone(), one]).unwrap();
+        let days = days.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
+        // 04:59:59 UTC is 23:59:59 on 7 March in New York; 05:00 is 8 March.
+        assert_eq!(days.value(1) - days.value(0), 1);
+        assert_eq!(days.value(5) - days.value(4), 1);
+        assert!(days.is_null(6));
     }
 
     #[test]
