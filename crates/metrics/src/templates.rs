@@ -27,11 +27,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{ScalarValue, Statistics, internal_err};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Operator, TryCast};
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_expr::expressions::{DynamicFilterPhysicalExpr, Literal};
 use datafusion::physical_plan::aggregates::AggregateExec;
@@ -87,6 +88,55 @@ pub fn stand_in(i: usize, like: &ScalarValue) -> Option<ScalarValue> {
 /// a template and answers with a [`DeferredScan`].
 pub fn is_stand_in(text: &str) -> bool {
     text.len() > 2 && text.starts_with(MARK) && text.ends_with(MARK)
+}
+
+/// The text that `filters` (the conjuncts of a scan's filter) pin `column`
+/// to, if one does: `column = 'text'` either way round. A bound
+/// parameter's filter reaches a scan unsimplified, so the text may be cast
+/// to another text type, and the column too (a Utf8 column compared with
+/// a Utf8View value). A table that answers a stand-in with a
+/// [`DeferredScan`] finds the stand-in here.
+pub fn pinned_text(filters: &[Expr], column: &str) -> Option<String> {
+    filters.iter().find_map(|f| match f {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => match (uncast_text(left), uncast_text(right)) {
+            (Expr::Column(c), value) | (value, Expr::Column(c)) if c.name == column => text(value),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// `e` without the casts to text types around it.
+fn uncast_text(mut e: &Expr) -> &Expr {
+    while let Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field }) = e {
+        if !is_text(field.data_type()) {
+            break;
+        }
+        e = expr;
+    }
+    e
+}
+
+/// The text a literal holds.
+fn text(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Literal(v, _) => match v.cast_to(&DataType::Utf8).ok()? {
+            ScalarValue::Utf8(s) => s,
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn is_text(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+    )
 }
 
 /// Binds a deferred scan to the value its stand-in stands for: the scan's
@@ -363,7 +413,7 @@ mod tests {
     use datafusion::catalog::{Session, TableProvider};
     use datafusion::common::ScalarValue;
     use datafusion::datasource::memory::MemorySourceConfig;
-    use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+    use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
     use datafusion::prelude::{SessionConfig, SessionContext};
 
     use super::*;
@@ -376,32 +426,6 @@ mod tests {
     struct Keyed {
         rows: RecordBatch,
         binds: Arc<AtomicUsize>,
-    }
-
-    /// The key a filter `k = 'key'` picks (either side cast, as planned
-    /// over a Utf8 column).
-    fn key_of(filters: &[Expr]) -> Option<String> {
-        let uncast = |mut e: &Expr| {
-            while let Expr::Cast(c) = e {
-                e = c.expr.as_ref();
-            }
-            e.clone()
-        };
-        filters.iter().find_map(|f| match f {
-            Expr::BinaryExpr(BinaryExpr {
-                left,
-                op: Operator::Eq,
-                right,
-            }) => match (uncast(left), uncast(right)) {
-                (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c))
-                    if c.name == "k" =>
-                {
-                    v.try_as_str().flatten().map(str::to_string)
-                }
-                _ => None,
-            },
-            _ => None,
-        })
     }
 
     #[async_trait]
@@ -435,7 +459,7 @@ mod tests {
                     projection.clone(),
                 )?)
             };
-            match key_of(filters) {
+            match pinned_text(filters, "k") {
                 Some(key) if is_stand_in(&key) => {
                     let projected = scan(&ScalarValue::Null)?.schema();
                     let bind = move |key: &ScalarValue| {

@@ -19,18 +19,16 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{ScalarValue, Statistics};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::error::Result;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{
-    BinaryExpr, Cast, Expr, Operator, TableProviderFilterPushDown, TableType, TryCast, col, lit,
-};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType, col, lit};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
-use sendlens_metrics::templates::{DeferredScan, is_stand_in};
+use sendlens_metrics::templates::{DeferredScan, is_stand_in, pinned_text};
 
 /// Bytes of rows one table keeps at most, all campaigns together; past it
 /// the campaigns read longest ago are dropped.
@@ -285,43 +283,7 @@ async fn read(
 /// The campaign that `filters` (the conjuncts of a scan's filter) pin
 /// `campaign_id` to, if one does.
 fn campaign_of(filters: &[Expr]) -> Option<String> {
-    filters.iter().find_map(|f| match f {
-        Expr::BinaryExpr(BinaryExpr {
-            left,
-            op: Operator::Eq,
-            right,
-        }) => match (left.as_ref(), right.as_ref()) {
-            (Expr::Column(c), value) | (value, Expr::Column(c)) if c.name == "campaign_id" => {
-                text(value)
-            }
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
-/// The text a literal (or a cast of one: a bound parameter's filter is not
-/// simplified in a scan's filters) holds.
-fn text(value: &Expr) -> Option<String> {
-    match value {
-        Expr::Literal(v, _) => match v.cast_to(&DataType::Utf8).ok()? {
-            ScalarValue::Utf8(s) => s,
-            _ => None,
-        },
-        Expr::Cast(Cast { expr, field }) | Expr::TryCast(TryCast { expr, field })
-            if is_text(field.data_type()) =>
-        {
-            text(expr)
-        }
-        _ => None,
-    }
-}
-
-fn is_text(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-    )
+    pinned_text(filters, "campaign_id")
 }
 
 #[async_trait]
@@ -378,6 +340,7 @@ impl TableProvider for CampaignRows {
 mod tests {
     use super::*;
     use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::DataType;
     use datafusion::logical_expr::cast;
 
     fn rows(n: i64) -> Vec<RecordBatch> {
