@@ -23,6 +23,7 @@ use axum::routing::get;
 use sendlens_store::Workspace;
 
 mod access;
+mod admission;
 mod api;
 mod cache;
 mod error;
@@ -53,6 +54,7 @@ pub(crate) struct State {
     pub ws: Workspace,
     pub sessions: sessions::Sessions,
     pub cache: cache::Cache,
+    pub admission: admission::Admission,
     pub access: access::Access,
 }
 
@@ -65,6 +67,7 @@ pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
         ws,
         sessions: sessions::Sessions::default(),
         cache: cache::Cache::default(),
+        admission: admission::Admission::for_this_machine(),
         access,
     });
     let mut router = Router::new().route("/", get(pages::list::campaigns));
@@ -99,6 +102,11 @@ pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
             get(api::campaign_activities),
         )
         .fallback(pages::not_found)
+        // Inside the cache: a kept answer does not wait for a turn.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            admission::admit,
+        ))
         // Inside the access check: a kept answer is given only to those who
         // may read it.
         .layer(axum::middleware::from_fn_with_state(
