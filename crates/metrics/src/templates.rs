@@ -24,13 +24,14 @@
 //! build side, metrics), so that copies run side by side. Anything else
 //! plans as before.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{ScalarValue, Statistics, internal_err};
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{BinaryExpr, Cast, Expr, Operator, TryCast};
 use datafusion::physical_expr::EquivalenceProperties;
@@ -233,6 +234,15 @@ impl ExecutionPlan for DeferredScan {
 pub struct Template {
     plan: Arc<dyn ExecutionPlan>,
     stand_ins: Vec<ScalarValue>,
+    /// The filters and projections whose expressions hold a stand-in (by
+    /// address in `plan`): found once, so that a copy does not search
+    /// every expression of the plan again.
+    holding: HashSet<usize>,
+}
+
+/// A node's address, which names it while its plan is alive.
+fn address(node: &Arc<dyn ExecutionPlan>) -> usize {
+    Arc::as_ptr(node).cast::<()>() as usize
 }
 
 impl Template {
@@ -242,11 +252,22 @@ impl Template {
         plan: Arc<dyn ExecutionPlan>,
         stand_ins: Vec<ScalarValue>,
     ) -> Result<Option<Template>> {
-        let template = Template { plan, stand_ins };
-        Ok(template.usable(&template.plan)?.then_some(template))
+        let mut template = Template {
+            plan,
+            stand_ins,
+            holding: HashSet::new(),
+        };
+        let mut holding = HashSet::new();
+        if !template.usable(&template.plan, &mut holding)? {
+            return Ok(None);
+        }
+        template.holding = holding;
+        Ok(Some(template))
     }
 
-    fn usable(&self, node: &Arc<dyn ExecutionPlan>) -> Result<bool> {
+    /// Whether copies of `node` can be made exact; the nodes whose
+    /// expressions hold a stand-in go to `holding`.
+    fn usable(&self, node: &Arc<dyn ExecutionPlan>, holding: &mut HashSet<usize>) -> Result<bool> {
         if node.is::<DeferredScan>() {
             return Ok(true);
         }
@@ -269,12 +290,13 @@ impl Template {
         if !(rewritten || leaf || kept_as_is) || !node.dynamic_expressions_produced().is_empty() {
             return Ok(false);
         }
-        let mut fine = true;
+        let (mut fine, mut holds) = (true, false);
         node.apply_expressions(&mut |root| {
             root.apply(|e| {
                 let stand_in = e
                     .downcast_ref::<Literal>()
                     .is_some_and(|l| self.stand_ins.contains(l.value()));
+                holds |= stand_in;
                 if e.is::<DynamicFilterPhysicalExpr>() || (stand_in && !rewritten) {
                     fine = false;
                     return Ok(TreeNodeRecursion::Stop);
@@ -285,8 +307,11 @@ impl Template {
         if !fine {
             return Ok(false);
         }
+        if holds {
+            holding.insert(address(node));
+        }
         for child in node.children() {
-            if !self.usable(child)? {
+            if !self.usable(child, holding)? {
                 return Ok(false);
             }
         }
@@ -307,6 +332,7 @@ impl Template {
         Copy {
             stand_ins: &self.stand_ins,
             values,
+            holding: &self.holding,
         }
         .node(&self.plan)
     }
@@ -316,19 +342,13 @@ impl Template {
 struct Copy<'a> {
     stand_ins: &'a [ScalarValue],
     values: &'a [ScalarValue],
+    holding: &'a HashSet<usize>,
 }
 
 impl Copy<'_> {
     fn value_of(&self, stand_in: &ScalarValue) -> Option<&ScalarValue> {
         let i = self.stand_ins.iter().position(|s| s == stand_in)?;
         self.values.get(i)
-    }
-
-    fn holds_stand_in(&self, expr: &Arc<dyn PhysicalExpr>) -> Result<bool> {
-        expr.exists(|e| {
-            Ok(e.downcast_ref::<Literal>()
-                .is_some_and(|l| self.stand_ins.contains(l.value())))
-        })
     }
 
     fn expr(&self, expr: &Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
@@ -367,21 +387,18 @@ impl Copy<'_> {
         // the values; any other keeps what was worked out for the template
         // (its schema, order and partitioning do not depend on the values).
         let keep = ReplaceChildrenOptions::new(ChildrenPropertiesMode::Keep);
+        let holds = self.holding.contains(&address(node));
         let copy: Arc<dyn ExecutionPlan> = match (
             node.downcast_ref::<FilterExec>(),
             node.downcast_ref::<ProjectionExec>(),
         ) {
-            (Some(filter), _) if self.holds_stand_in(filter.predicate())? => Arc::new(
+            (Some(filter), _) if holds => Arc::new(
                 FilterExecBuilder::from(filter)
                     .with_predicate(self.expr(filter.predicate())?)
                     .with_input(children.swap_remove(0))
                     .build()?,
             ),
-            (_, Some(projection))
-                if projection.expr().iter().try_fold(false, |any, p| {
-                    Ok::<_, DataFusionError>(any || self.holds_stand_in(&p.expr)?)
-                })? =>
-            {
+            (_, Some(projection)) if holds => {
                 let exprs = projection
                     .expr()
                     .iter()

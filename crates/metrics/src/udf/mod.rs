@@ -4,6 +4,8 @@
 //! Each function is a plain kernel over Arrow arrays wrapped in [`SimpleUdf`],
 //! which carries the name, signature, return type and [`Documentation`] that
 //! `SHOW FUNCTIONS`, `information_schema.routines` and the CLI print.
+//! `local_date` and `local_hour` implement `ScalarUDFImpl` themselves: they
+//! read a literal time zone once per batch instead of a column of copies.
 
 use std::fmt;
 use std::sync::Arc;
