@@ -63,11 +63,12 @@ pub(crate) type Shared = Arc<State>;
 /// The routes, over a workspace.
 pub fn router(ws: Workspace, options: &Options) -> anyhow::Result<Router> {
     let access = access::Access::new(options)?;
+    let admission = admission::Admission::for_this_machine(ws.remote().is_some());
     let state = Arc::new(State {
         ws,
         sessions: sessions::Sessions::default(),
         cache: cache::Cache::default(),
-        admission: admission::Admission::for_this_machine(),
+        admission,
         access,
     });
     let mut router = Router::new().route("/", get(pages::list::campaigns));
