@@ -7,9 +7,10 @@
 //! speed:
 //! - a zone given as a literal is parsed once per batch, not expanded to a
 //!   column of copies and compared row by row;
-//! - offsets are looked up once per quarter hour of input (every real
-//!   offset change falls on a quarter hour) and kept per thread across
-//!   batches, so rows in any order hit a kept offset.
+//! - offsets are looked up once per quarter hour of input and kept per
+//!   thread across batches, so rows in any order hit a kept offset; a
+//!   quarter hour whose first and last second differ (a change at 00:01,
+//!   as St John's had) is looked up per instant and never kept.
 
 use std::cell::RefCell;
 use std::str::FromStr;
@@ -84,23 +85,32 @@ impl LocalClock {
         let offset = match *slot {
             Some((zone, b, offset)) if zone == self.zone && b == bucket => offset,
             _ => {
-                let at = chrono::DateTime::from_timestamp(bucket * QUARTER_HOUR_SECS, 0)
-                    .ok_or_else(|| {
-                        DataFusionError::Execution(format!(
-                            "timestamp out of range: {utc_micros} µs"
-                        ))
-                    })?;
-                let offset = self
-                    .zone
-                    .offset_from_utc_datetime(&at.naive_utc())
-                    .fix()
-                    .local_minus_utc();
-                *slot = Some((self.zone, bucket, offset));
-                offset
+                let first = offset_at(self.zone, bucket * QUARTER_HOUR_SECS, utc_micros)?;
+                let last = offset_at(self.zone, (bucket + 1) * QUARTER_HOUR_SECS - 1, utc_micros)?;
+                if first != last {
+                    // The offset changes inside this quarter hour (St
+                    // John's changed at 00:01 local until 2011): this
+                    // instant's own, never kept.
+                    return Ok(secs + i64::from(offset_at(self.zone, secs, utc_micros)?));
+                }
+                *slot = Some((self.zone, bucket, first));
+                first
             }
         };
         Ok(secs + i64::from(offset))
     }
+}
+
+/// The offset from UTC (seconds) of `zone` at `secs` since the epoch; the
+/// error names the instant asked for (`utc_micros`).
+fn offset_at(zone: Tz, secs: i64, utc_micros: i64) -> Result<i32> {
+    let at = chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| {
+        DataFusionError::Execution(format!("timestamp out of range: {utc_micros} µs"))
+    })?;
+    Ok(zone
+        .offset_from_utc_datetime(&at.naive_utc())
+        .fix()
+        .local_minus_utc())
 }
 
 /// What a function reads off the local wall clock.
@@ -158,6 +168,8 @@ fn each<O: ArrowPrimitiveType>(
 /// Timestamps of any unit as microseconds.
 fn micros(ts: &ArrayRef) -> Result<PrimitiveArray<TimestampMicrosecondType>> {
     match ts.data_type() {
+        // A NULL literal: no instant, so no day.
+        DataType::Null => Ok(PrimitiveArray::new_null(ts.len())),
         DataType::Timestamp(_, tz) => Ok(cast(
             ts,
             &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
@@ -436,6 +448,57 @@ mod tests {
                 assert_eq!(got.values().to_vec(), want, "{zone}");
             }
         }
+    }
+
+    /// St John's changed its offset at 00:01 local until 2011, inside a
+    /// quarter hour of UTC: the minutes after the change read the new
+    /// offset, before and after that quarter hour is first seen.
+    #[test]
+    fn an_offset_change_inside_a_quarter_hour() {
+        let zone = "America/St_Johns";
+        // 00:01 NDT on 7 November 2010 became 23:01 NST on the 6th.
+        let instants: Vec<i64> = [
+            "2010-11-07T02:30:30Z",
+            "2010-11-07T02:31:30Z",
+            "2010-11-07T02:44:59Z",
+            "2010-11-07T02:30:59Z",
+        ]
+        .iter()
+        .map(|t| micros(t))
+        .collect();
+        let ts: ArrayRef = Arc::new(TimestampMicrosecondArray::from(instants.clone()));
+        let one = ScalarValue::Utf8(Some(zone.into()));
+        for _ in 0..2 {
+            let days = in_one_zone(Grain::Day, &ts, &one).unwrap();
+            let want: Date32Array = instants
+                .iter()
+                .map(|t| Some(chrono_day(zone, *t)))
+                .collect();
+            assert_eq!(days.as_primitive::<Date32Type>(), &want);
+            let hours = in_one_zone(Grain::Hour, &ts, &one).unwrap();
+            let want: Vec<i64> = instants.iter().map(|t| chrono_hour(zone, *t)).collect();
+            assert_eq!(
+                hours
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .values()
+                    .to_vec(),
+                want
+            );
+        }
+        // 02:30:30 UTC is the 7th, 00:00:30; 02:31:30 is the 6th, 23:01:30.
+        let days = in_one_zone(Grain::Day, &ts, &one).unwrap();
+        let days = days.as_primitive::<Date32Type>();
+        assert_eq!(days.value(0) - days.value(1), 1);
+    }
+
+    #[test]
+    fn null_instants_have_no_day() {
+        let nulls = new_null_array(&DataType::Null, 3);
+        let days = in_one_zone(Grain::Day, &nulls, &ScalarValue::Utf8(Some("UTC".into()))).unwrap();
+        assert_eq!((days.len(), days.null_count()), (3, 3));
+        let zones: ArrayRef = Arc::new(StringArray::from(vec!["UTC"; 3]));
+        let hours = in_zone_per_row(Grain::Hour, &nulls, &zones).unwrap();
+        assert_eq!((hours.len(), hours.null_count()), (3, 3));
     }
 
     #[test]

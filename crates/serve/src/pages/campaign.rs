@@ -123,6 +123,17 @@ pub(crate) async fn csv(
     ))
 }
 
+/// A page's query, stopped when the page is dropped: a client gone, or
+/// another query failed. Left running, it would go on using the cores
+/// after the page gave back its turn (see `admission`).
+struct Aborting<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for Aborting<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The page's results.
 struct Results {
     dashboard: Table,
@@ -147,9 +158,12 @@ pub(crate) async fn page(
     let call = |function: &'static str| {
         let ctx = ctx.clone();
         let args = queries::campaign_args(&id, &range);
-        let task = tokio::spawn(async move { queries::call(&ctx, function, args).await });
+        let mut task = Aborting(tokio::spawn(async move {
+            queries::call(&ctx, function, args).await
+        }));
         async move {
-            task.await
+            (&mut task.0)
+                .await
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
         }
     };
@@ -493,4 +507,40 @@ fn chart(
     h.push_str(&svg::chart(kind, title, &labels, &series, false));
     h.push_str("</div>\n");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Sets its flag when the task holding it is dropped (stopped).
+    struct Stopped(Arc<AtomicBool>);
+
+    impl Drop for Stopped {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_page_stops_its_queries() {
+        let stopped = Arc::new(AtomicBool::new(false));
+        let flag = Stopped(stopped.clone());
+        let query = Aborting(tokio::spawn(async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        }));
+        tokio::task::yield_now().await;
+        assert!(!stopped.load(Ordering::SeqCst));
+        drop(query);
+        for _ in 0..100 {
+            if stopped.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("the query kept running after its page was dropped");
+    }
 }
