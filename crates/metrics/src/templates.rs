@@ -252,22 +252,23 @@ impl Template {
         plan: Arc<dyn ExecutionPlan>,
         stand_ins: Vec<ScalarValue>,
     ) -> Result<Option<Template>> {
-        let mut template = Template {
-            plan,
-            stand_ins,
-            holding: HashSet::new(),
-        };
         let mut holding = HashSet::new();
-        if !template.usable(&template.plan, &mut holding)? {
-            return Ok(None);
-        }
-        template.holding = holding;
-        Ok(Some(template))
+        Ok(
+            Self::usable(&plan, &stand_ins, &mut holding)?.then_some(Template {
+                plan,
+                stand_ins,
+                holding,
+            }),
+        )
     }
 
-    /// Whether copies of `node` can be made exact; the nodes whose
-    /// expressions hold a stand-in go to `holding`.
-    fn usable(&self, node: &Arc<dyn ExecutionPlan>, holding: &mut HashSet<usize>) -> Result<bool> {
+    /// Whether copies of `node`, planned with `stand_ins`, can be made
+    /// exact; the nodes whose expressions hold a stand-in go to `holding`.
+    fn usable(
+        node: &Arc<dyn ExecutionPlan>,
+        stand_ins: &[ScalarValue],
+        holding: &mut HashSet<usize>,
+    ) -> Result<bool> {
         if node.is::<DeferredScan>() {
             return Ok(true);
         }
@@ -295,7 +296,7 @@ impl Template {
             root.apply(|e| {
                 let stand_in = e
                     .downcast_ref::<Literal>()
-                    .is_some_and(|l| self.stand_ins.contains(l.value()));
+                    .is_some_and(|l| stand_ins.contains(l.value()));
                 holds |= stand_in;
                 if e.is::<DynamicFilterPhysicalExpr>() || (stand_in && !rewritten) {
                     fine = false;
@@ -311,7 +312,7 @@ impl Template {
             holding.insert(address(node));
         }
         for child in node.children() {
-            if !self.usable(child, holding)? {
+            if !Self::usable(child, stand_ins, holding)? {
                 return Ok(false);
             }
         }

@@ -53,7 +53,6 @@ pub fn parse_tz(name: &str) -> Result<Tz> {
 /// Local seconds since the epoch (wall clock read as UTC) of UTC instants,
 /// with the offsets of the quarter hours seen last, per zone.
 struct LocalClock {
-    zone: Tz,
     /// (zone, quarter hour since the epoch, offset in seconds), at
     /// quarter hour modulo [`SLOTS`].
     slots: Vec<Option<(Tz, i64, i32)>>,
@@ -66,34 +65,27 @@ thread_local! {
 impl LocalClock {
     fn new() -> Self {
         Self {
-            zone: Tz::UTC,
             slots: vec![None; SLOTS],
         }
     }
 
     /// Local seconds in `zone`.
     fn local_secs(&mut self, zone: Tz, utc_micros: i64) -> Result<i64> {
-        self.zone = zone;
-        self.in_zone(utc_micros)
-    }
-
-    /// Local seconds in the zone set last.
-    fn in_zone(&mut self, utc_micros: i64) -> Result<i64> {
         let secs = utc_micros.div_euclid(MICROS_PER_SEC);
         let bucket = secs.div_euclid(QUARTER_HOUR_SECS);
         let slot = &mut self.slots[bucket.rem_euclid(SLOTS as i64) as usize];
         let offset = match *slot {
-            Some((zone, b, offset)) if zone == self.zone && b == bucket => offset,
+            Some((z, b, offset)) if z == zone && b == bucket => offset,
             _ => {
-                let first = offset_at(self.zone, bucket * QUARTER_HOUR_SECS, utc_micros)?;
-                let last = offset_at(self.zone, (bucket + 1) * QUARTER_HOUR_SECS - 1, utc_micros)?;
+                let first = offset_at(zone, bucket * QUARTER_HOUR_SECS, utc_micros)?;
+                let last = offset_at(zone, (bucket + 1) * QUARTER_HOUR_SECS - 1, utc_micros)?;
                 if first != last {
                     // The offset changes inside this quarter hour (St
                     // John's changed at 00:01 local until 2011): this
                     // instant's own, never kept.
-                    return Ok(secs + i64::from(offset_at(self.zone, secs, utc_micros)?));
+                    return Ok(secs + i64::from(offset_at(zone, secs, utc_micros)?));
                 }
-                *slot = Some((self.zone, bucket, first));
+                *slot = Some((zone, bucket, first));
                 first
             }
         };
@@ -192,10 +184,7 @@ fn in_one_zone(grain: Grain, ts: &ArrayRef, zone: &ScalarValue) -> Result<ArrayR
     };
     let zone = parse_tz(&name)?;
     let ts = micros(ts)?;
-    CLOCK.with_borrow_mut(|clock| {
-        clock.zone = zone;
-        grain.of(&ts, |_, utc| clock.in_zone(utc).map(Some))
-    })
+    CLOCK.with_borrow_mut(|clock| grain.of(&ts, |_, utc| clock.local_secs(zone, utc).map(Some)))
 }
 
 /// The grain of `ts` in each row's zone of `zones`.

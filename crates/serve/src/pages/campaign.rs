@@ -12,6 +12,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::ScalarValue;
+use datafusion::common::runtime::SpawnedTask;
 use sendlens_reports::definition::humanize;
 use sendlens_reports::html::{column_labels, column_numbers};
 use sendlens_reports::svg::{self, Kind, Series};
@@ -123,17 +124,6 @@ pub(crate) async fn csv(
     ))
 }
 
-/// A page's query, stopped when the page is dropped: a client gone, or
-/// another query failed. Left running, it would go on using the cores
-/// after the page gave back its turn (see `admission`).
-struct Aborting<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for Aborting<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// The page's results.
 struct Results {
     dashboard: Table,
@@ -158,11 +148,12 @@ pub(crate) async fn page(
     let call = |function: &'static str| {
         let ctx = ctx.clone();
         let args = queries::campaign_args(&id, &range);
-        let mut task = Aborting(tokio::spawn(async move {
-            queries::call(&ctx, function, args).await
-        }));
+        // Stopped when dropped: a page dropped (its client gone, or another
+        // query failed) gives back its turn (see `admission`), and its
+        // queries must not go on using the cores.
+        let task = SpawnedTask::spawn(async move { queries::call(&ctx, function, args).await });
         async move {
-            (&mut task.0)
+            task.join()
                 .await
                 .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?
         }
@@ -528,10 +519,11 @@ mod tests {
     async fn a_dropped_page_stops_its_queries() {
         let stopped = Arc::new(AtomicBool::new(false));
         let flag = Stopped(stopped.clone());
-        let query = Aborting(tokio::spawn(async move {
+        // A page's query is spawned as `page` spawns it.
+        let query = SpawnedTask::spawn(async move {
             let _flag = flag;
             std::future::pending::<()>().await;
-        }));
+        });
         tokio::task::yield_now().await;
         assert!(!stopped.load(Ordering::SeqCst));
         drop(query);
